@@ -1,0 +1,199 @@
+"""HTTP/1.1 message framing, without I/O: parse a request head, build a response.
+
+The connection loop feeds bytes in and writes the bytes built here out. Every
+framing error is an ``HTTPError`` with the status it is answered with, raised
+before a byte of the body is read (so an oversized body is never buffered).
+"""
+
+from __future__ import annotations
+
+import zlib
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+_TOKEN_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH",
+                            "TRACE", "CONNECT"})
+
+
+class HTTPError(Exception):
+    """A request the gateway answers with an HTTP status and closes."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+class Request:
+    """One parsed request head, plus its body once the loop has read it."""
+
+    __slots__ = ("method", "target", "path", "query", "version", "headers",
+                 "keep_alive", "content_length", "chunked", "body", "client")
+
+    def __init__(self, method: str, target: str, version: str, headers: dict[str, str]):
+        self.method = method
+        self.target = target
+        path, _, self.query = target.partition("?")
+        self.path = unquote(path)
+        self.version = version
+        self.headers = headers
+        connection = headers.get("connection", "").lower()
+        if version == "HTTP/1.1":
+            self.keep_alive = "close" not in connection
+        else:
+            self.keep_alive = "keep-alive" in connection
+        self.content_length = 0
+        self.chunked = False
+        self.body = b""
+        self.client = ""
+
+    @property
+    def expects_continue(self) -> bool:
+        return self.headers.get("expect", "").lower() == "100-continue"
+
+
+def parse_head(head: bytes, max_headers: int, max_line: int) -> Request:
+    """Parse the bytes before the blank line; raise HTTPError for anything malformed."""
+    try:
+        text = head.decode("latin-1")
+    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
+        raise HTTPError(400, "undecodable request head") from None
+    lines = text.split("\n")
+    request_line = lines[0].rstrip("\r")
+    if len(request_line) > max_line:
+        raise HTTPError(414, "request line too long")
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        raise HTTPError(400, "malformed request line")
+    method, target, version = parts
+    if method not in _TOKEN_METHODS:
+        raise HTTPError(501, f"method not implemented")
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
+        raise HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are served")
+    if len(lines) - 1 > max_headers:
+        raise HTTPError(431, f"more than {max_headers} header lines")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        line = line.rstrip("\r")
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip() or line[0] in " \t":
+            raise HTTPError(400, "malformed header line")
+        name = name.lower()
+        value = value.strip()
+        if name in headers:
+            if name in ("content-length", "host", "content-type"):
+                if headers[name] != value:
+                    raise HTTPError(400, f"conflicting {name} headers")
+                continue
+            value = f"{headers[name]}, {value}"
+        headers[name] = value
+    request = Request(method, target, version, headers)
+    _frame(request)
+    return request
+
+
+def _frame(request: Request) -> None:
+    """Decide how the body is delimited (RFC 9112 section 6)."""
+    encoding = request.headers.get("transfer-encoding")
+    length = request.headers.get("content-length")
+    if encoding is not None:
+        if length is not None:
+            raise HTTPError(400, "both Transfer-Encoding and Content-Length")
+        if encoding.lower() != "chunked":
+            raise HTTPError(501, "only the chunked transfer coding is understood")
+        request.chunked = True
+        return
+    if length is None:
+        if request.method in ("POST", "PUT", "PATCH"):
+            raise HTTPError(411, "a request body needs Content-Length")
+        return
+    if not length.isdigit() or len(length) > 18:
+        raise HTTPError(400, "invalid Content-Length")
+    request.content_length = int(length)
+
+
+def parse_chunked(data: bytes | bytearray, start: int, limit: int) -> tuple[bytes, int] | None:
+    """Decode a complete chunked body at ``data[start:]``.
+
+    Return (body, end offset), or None when more bytes are needed. The
+    decoded size is checked against ``limit`` chunk by chunk.
+    """
+    pieces = []
+    size_total = 0
+    pos = start
+    while True:
+        line_end = data.find(b"\r\n", pos)
+        if line_end < 0:
+            if len(data) - pos > 1024:
+                raise HTTPError(400, "malformed chunk size line")
+            return None
+        size_text = bytes(data[pos:line_end]).split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise HTTPError(400, "malformed chunk size") from None
+        if size < 0 or len(size_text) > 16:
+            raise HTTPError(400, "malformed chunk size")
+        size_total += size
+        if size_total > limit:
+            raise HTTPError(413, f"request body larger than {limit} bytes")
+        pos = line_end + 2
+        if size == 0:
+            trailer_end = data.find(b"\r\n\r\n", pos - 2)
+            if trailer_end < 0:
+                return None
+            return b"".join(pieces), trailer_end + 4
+        if len(data) < pos + size + 2:
+            return None
+        pieces.append(bytes(data[pos:pos + size]))
+        if data[pos + size:pos + size + 2] != b"\r\n":
+            raise HTTPError(400, "malformed chunk")
+        pos += size + 2
+
+
+def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
+    """Undo gzip/deflate request compression, refusing more than ``limit`` bytes out."""
+    coding = content_encoding.strip().lower()
+    if coding in ("", "identity"):
+        return body
+    if coding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif coding == "deflate":
+        # RFC says zlib-wrapped; some clients send raw deflate. Try both.
+        wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS
+        decoder = zlib.decompressobj(wbits)
+    else:
+        raise HTTPError(415, f"unsupported Content-Encoding")
+    try:
+        out = decoder.decompress(body, limit + 1)
+    except zlib.error:
+        raise HTTPError(400, "corrupt compressed body") from None
+    if len(out) > limit or decoder.unconsumed_tail:
+        raise HTTPError(413, f"decompressed body larger than {limit} bytes")
+    return out
+
+
+def response(status: int, body: bytes, content_type: str | None, keep_alive: bool,
+             extra: dict[str, str] | None = None, head_only: bool = False) -> bytes:
+    """One complete response, head and body, as one bytes object (one send)."""
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
+             "Server: rpc-gateway"]
+    if content_type:
+        lines.append(f"Content-Type: {content_type}")
+    if status != 204 and status >= 200:
+        lines.append(f"Content-Length: {len(body)}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    if extra:
+        lines.extend(f"{name}: {value}" for name, value in extra.items())
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head if head_only or status == 204 else head + body
+
+
+def media_type(headers: dict[str, Any]) -> str:
+    """The Content-Type's media type, lower-case, without parameters."""
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()

@@ -1,0 +1,47 @@
+"""A fixed pool of worker threads, as a socketserver-style mixin.
+
+``ThreadingMixIn`` starts a thread per request and has no bound; the
+gateway's servers instead run each complete request on one of a fixed number
+of threads that live as long as the server. Thread start-up cost is paid once,
+and the thread count can never grow with the load.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class WorkerPoolMixIn:
+    """Adds ``submit(job)`` running jobs on ``threads`` long-lived threads."""
+
+    def start_workers(self, threads: int, name: str) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._workers = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+                         for i in range(threads)]
+        for worker in self._workers:
+            worker.start()
+
+    def submit(self, job: Callable[[], Any]) -> None:
+        self._jobs.put(job)
+
+    def stop_workers(self, timeout: float | None = None) -> None:
+        """Let queued jobs finish, then end every thread."""
+        for _ in self._workers:
+            self._jobs.put(_STOP)
+        for worker in self._workers:
+            worker.join(timeout)
+
+    def _work(self) -> None:
+        get = self._jobs.get
+        while (job := get()) is not _STOP:
+            try:
+                job()
+            except Exception:  # a job handles its own errors; this is a last resort
+                log.exception("worker job failed")

@@ -1,0 +1,267 @@
+"""The thin dispatcher: which server answers a request, and how the answer is framed.
+
+Routing rule (the README's table): the media type decides (``text/xml``,
+``application/xml`` go to XML-RPC; ``application/json``, ``application/json-rpc``,
+``application/jsonrequest`` to JSON-RPC, any case, parameters ignored); any
+other or no Content-Type is decided by the body's first non-blank byte after
+an optional UTF-8 BOM (``<`` XML-RPC, ``{`` or ``[`` JSON-RPC), else 415.
+Each request on a keep-alive connection is routed on its own.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+from gateway import faults
+from gateway.http import HTTPError, Request, decode_body, media_type, response
+from gateway.loop import Connection, ConnectionLoop
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("gateway.access")
+
+XML_TYPES = frozenset({"text/xml", "application/xml"})
+JSON_TYPES = frozenset({"application/json", "application/json-rpc", "application/jsonrequest"})
+RPC_PATHS = frozenset({"/", "/RPC2", "/jsonrpc", "/xmlrpc"})
+XML_CONTENT_TYPE = "text/xml"
+JSON_CONTENT_TYPE = "application/json"
+ALLOW = "GET, HEAD, POST, OPTIONS"
+
+
+class Backend:
+    """One protocol server plus the count of requests it holds (for the 503 bound)."""
+
+    def __init__(self, name: str, server: Any, content_type: str, capacity: int) -> None:
+        self.name = name
+        self.server = server
+        self.content_type = content_type
+        self.capacity = capacity
+        self.in_flight = 0
+        self._lock = threading.Lock()
+
+    def try_acquire(self) -> bool:
+        with self._lock:
+            if self.in_flight >= self.capacity:
+                return False
+            self.in_flight += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+
+class Dispatcher:
+    """Called by the loop with each complete request; answers it or hands it to a backend."""
+
+    def __init__(self, loop: ConnectionLoop, xml: Backend, json_: Backend, table: Any,
+                 settings: Any) -> None:
+        self.loop = loop
+        self.xml = xml
+        self.json = json_
+        self.table = table
+        self.settings = settings
+        self.started = time.monotonic()
+        self.calls = 0
+        self._index_page = _index_page(table)
+
+    # -- on the loop thread ------------------------------------------------------
+
+    def dispatch(self, conn: Connection, request: Request) -> None:
+        try:
+            backend, job = self._route(request)
+        except HTTPError as error:
+            self.reject(conn, error, request)
+            self.loop.close(conn)
+            return
+        if backend is None:  # answered without a worker
+            keep = request.keep_alive and not self.loop.stopping
+            data = job()
+            sent = self.loop.send_now(conn, data)
+            self._log(request, int(data[9:12]), len(data), "http", "-", "-", 0.0)
+            self.loop.finish(conn, keep and sent)
+            return
+        if not backend.try_acquire():
+            self.reject(conn, HTTPError(503, f"all {backend.name} workers are busy",
+                                        {"Retry-After": "1"}), request)
+            self.loop.close(conn)
+            return
+        self.loop.take(conn)
+        backend.server.submit(lambda: self._run(conn, request, backend, job))
+
+    def reject(self, conn: Connection, error: HTTPError, request: Request | None = None) -> None:
+        """Answer a transport-level error, shaped like the protocol when it is known."""
+        kind = media_type(request.headers) if request else ""
+        if kind in XML_TYPES:
+            from gateway.xmlrpc import dump_fault
+            body, ctype = dump_fault(faults.INVALID_REQUEST, str(error)), XML_CONTENT_TYPE
+        elif kind in JSON_TYPES:
+            body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+                "code": faults.INVALID_REQUEST, "message": str(error)}}).encode()
+            ctype = JSON_CONTENT_TYPE
+        else:
+            body, ctype = f"{error.status} {error}\n".encode(), "text/plain; charset=utf-8"
+        headers = dict(error.headers)
+        if error.status == 405:
+            headers["Allow"] = ALLOW
+        self.loop.send_now(conn, response(error.status, body, ctype, False, headers))
+        if request is not None:
+            self._log(request, error.status, len(body), "http", "-", "-", 0.0)
+        else:
+            log.info("%s rejected: %d %s", conn.client, error.status, error)
+
+    def _route(self, request: Request) -> tuple[Backend | None, Callable[[], Any]]:
+        path = request.path.rstrip("/") or "/"
+        if path == "/healthz" and request.method in ("GET", "HEAD"):
+            return None, lambda: self._health(request)
+        if path not in RPC_PATHS:
+            raise HTTPError(404, "no RPC endpoint here; use /, /RPC2, /jsonrpc or /xmlrpc")
+        if request.method == "POST":
+            return self._route_post(request)
+        if request.method in ("GET", "HEAD"):
+            return self._route_get(request, path)
+        if request.method == "OPTIONS":
+            return None, lambda: response(204, b"", None, request.keep_alive, {"Allow": ALLOW})
+        raise HTTPError(405, f"{request.method} is not served; RPC calls are POSTed")
+
+    def _route_post(self, request: Request) -> tuple[Backend, Callable[[], Any]]:
+        kind = media_type(request.headers)
+        if kind in XML_TYPES:
+            backend = self.xml
+        elif kind in JSON_TYPES:
+            backend = self.json
+        else:
+            backend = self._sniff(request)
+        return backend, lambda: self._call(request, backend)
+
+    def _sniff(self, request: Request) -> Backend:
+        encoding = request.headers.get("content-encoding", "")
+        if encoding:
+            request.body = decode_body(request.body, encoding,
+                                       self.settings.max_decompressed_bytes)
+            del request.headers["content-encoding"]
+        start = request.body[:64]
+        if start.startswith(b"\xef\xbb\xbf"):
+            start = start[3:]
+        first = start.lstrip(b" \t\r\n")[:1]
+        if first == b"<":
+            return self.xml
+        if first in (b"{", b"["):
+            return self.json
+        raise HTTPError(415, "send XML-RPC as text/xml or JSON-RPC as application/json "
+                             "(the body starts with neither '<' nor '{' or '[')")
+
+    def _route_get(self, request: Request, path: str) -> tuple[Backend | None, Callable]:
+        query = dict(parse_qsl(request.query, keep_blank_values=True))
+        if "method" in query:
+            return self.json, lambda: self._call_from_query(request, query)
+        if query:
+            return self.xml, lambda: self._add_from_query(request, query)
+        return None, lambda: response(200, self._index_page, "text/html; charset=utf-8",
+                                      request.keep_alive, head_only=request.method == "HEAD")
+
+    # -- on a worker thread --------------------------------------------------------
+
+    def _run(self, conn: Connection, request: Request, backend: Backend,
+             job: Callable[[], tuple[int, bytes, str, str, str]]) -> None:
+        start = time.perf_counter()
+        try:
+            status, body, ctype, method, outcome = job()
+        except HTTPError as error:
+            status, body, ctype, method, outcome = (
+                error.status, f"{error.status} {error}\n".encode(), "text/plain", "-", "-")
+        except Exception as error:  # a bug: logged with a reference, never sent
+            code, message = faults.describe(error, "request")
+            status, body, ctype, method, outcome = (
+                500, f"500 {message}\n".encode(), "text/plain", "-", f"error {code}")
+        keep = request.keep_alive and not self.loop.stopping
+        extra = None
+        if len(body) >= self.settings.gzip_min_bytes and "gzip" in request.headers.get(
+                "accept-encoding", ""):
+            body = gzip.compress(body, compresslevel=1, mtime=0)
+            extra = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        if request.version == "HTTP/1.0" and keep:
+            extra = {**(extra or {}), "Connection": "keep-alive"}
+        data = response(status, body, ctype, keep, extra, request.method == "HEAD")
+        sent = self.loop.send_now(conn, data)
+        backend.release()
+        self.calls += 1
+        self._log(request, status, len(body), backend.name, method, outcome,
+                  time.perf_counter() - start)
+        self.loop.finish(conn, keep and sent)
+
+    def _call(self, request: Request, backend: Backend) -> tuple[int, bytes, str, str, str]:
+        body = decode_body(request.body, request.headers.get("content-encoding", ""),
+                           self.settings.max_decompressed_bytes)
+        payload, method, outcome = backend.server.dispatch(body)
+        if payload is None:
+            return 204, b"", None, method, outcome
+        return 200, payload, backend.content_type, method, outcome
+
+    def _call_from_query(self, request: Request, query: dict[str, str]) -> tuple:
+        params = _json_or_text(query.get("params", "[]"))
+        rpcid = _json_or_text(query["id"]) if "id" in query else None
+        payload = self.json.server.call_from_query(query["method"], params, rpcid)
+        return 200, payload, JSON_CONTENT_TYPE, query["method"][:64], "ok"
+
+    def _add_from_query(self, request: Request, query: dict[str, str]) -> tuple:
+        """The reference notes' http.server example: ``GET /?a=1&b=2`` gives {"result": 3}."""
+        try:
+            a, b = int(query.get("a", 0)), int(query.get("b", 0))
+        except ValueError:
+            raise HTTPError(400, "a and b must be integers") from None
+        result = self.table.call("add", [a, b])
+        return 200, json.dumps({"result": result}).encode(), JSON_CONTENT_TYPE, "add", "ok"
+
+    # -- shared -------------------------------------------------------------------
+
+    def _health(self, request: Request) -> bytes:
+        body = json.dumps({
+            "status": "draining" if self.loop.stopping else "ok",
+            "uptime": round(time.monotonic() - self.started, 1),
+            "calls": self.calls,
+            "connections": self.loop.connection_count,
+        }).encode()
+        return response(200 if not self.loop.stopping else 503, body, JSON_CONTENT_TYPE,
+                        request.keep_alive and not self.loop.stopping,
+                        head_only=request.method == "HEAD")
+
+    def _log(self, request: Request, status: int, size: int, protocol: str, method: str,
+             outcome: str, seconds: float) -> None:
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info('%s "%s %s %s" %d %d %s %s %s %.1fms "%s"', request.client,
+                            request.method, request.path[:200], request.version, status, size,
+                            protocol, method, outcome, seconds * 1000,
+                            request.headers.get("user-agent", "-")[:100])
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _index_page(table: Any) -> bytes:
+    """A readable page for a browser pointed at the gateway: methods, signatures, help."""
+    rows = []
+    for name in table.names():
+        method = table.lookup(name)
+        signature = html.escape(str(method.signature or "(...)"))
+        rows.append(f"<dt><code>{html.escape(name)}{signature}</code></dt>"
+                    f"<dd><pre>{html.escape(method.help)}</pre></dd>")
+    page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>rpc-gateway</title></head>
+<body><h1>rpc-gateway</h1>
+<p>XML-RPC (POST <code>text/xml</code>) and JSON-RPC 1.0/1.1/2.0 (POST
+<code>application/json</code>) on <code>/</code>, <code>/RPC2</code>, <code>/jsonrpc</code>
+and <code>/xmlrpc</code>.</p>
+<h2>Methods</h2><dl>{''.join(rows)}</dl></body></html>
+"""
+    return page.encode("utf-8")

@@ -1,0 +1,6 @@
+"""The services the gateway serves: plain classes that know nothing of HTTP or RPC."""
+
+from handlers.calculator import Calculator
+from handlers.errors import DivisionByZero, InvalidParams, ResultTooLarge, ServiceError
+
+__all__ = ["Calculator", "DivisionByZero", "InvalidParams", "ResultTooLarge", "ServiceError"]

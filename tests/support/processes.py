@@ -1,0 +1,88 @@
+"""Start the real ``rpc-gateway`` as a process, with readiness read from sd_notify."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Daemon:
+    """A running ``python -m gateway`` with a test-owned NOTIFY_SOCKET.
+
+    ``url`` is known once READY=1 arrives; ``messages`` keeps every datagram.
+    ``stop()`` sends SIGTERM and returns the exit status; always called by fixtures.
+    """
+
+    def __init__(self, tmp: Path, args: list[str], env: dict[str, str] | None = None,
+                 ready_timeout: float = 20.0) -> None:
+        self.notify_path = str(tmp / f"notify-{os.getpid()}-{id(self)}")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.notify.settimeout(ready_timeout)
+        self.messages: list[str] = []
+        self.stderr_path = tmp / f"stderr-{id(self)}.log"
+        self._stderr = open(self.stderr_path, "w")
+        full_env = {**os.environ, "NOTIFY_SOCKET": self.notify_path, "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": str(ROOT), **(env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", *args], cwd=ROOT, env=full_env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        ready = self.wait_for("READY=1")
+        status = [line for line in ready.splitlines() if line.startswith("STATUS=")][0]
+        first = status.split("listening on ", 1)[1].split(";")[0].split(", ")[0]
+        self.address = first
+        self.url = f"http://{first}"
+
+    def wait_for(self, needle: str) -> str:
+        """Return the first notify datagram containing ``needle`` (raises on timeout)."""
+        for message in self.messages:
+            if needle in message:
+                return message
+        if self.notify.fileno() < 0:
+            raise AssertionError(f"the daemon never sent {needle!r}: {self.messages}")
+        while True:
+            try:
+                message = self.notify.recv(65536).decode()
+            except socket.timeout:
+                raise AssertionError(f"no {needle!r} from the daemon; stderr:\n{self.stderr()}")
+            self.messages.append(message)
+            if needle in message:
+                return message
+
+    def stderr(self) -> str:
+        self._stderr.flush()
+        return self.stderr_path.read_text()
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.notify.fileno() < 0:  # already stopped
+            return self.process.returncode
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+            raise AssertionError("the daemon did not stop within the timeout")
+        finally:
+            self._drain_notifications()
+            self.notify.close()
+            self._stderr.close()
+
+    def _drain_notifications(self) -> None:
+        """Keep what the daemon sent before it exited, for wait_for after stop()."""
+        self.notify.setblocking(False)
+        try:
+            while True:
+                self.messages.append(self.notify.recv(65536).decode())
+        except (BlockingIOError, OSError):
+            pass

@@ -1,0 +1,51 @@
+"""Services for tests, loaded into real gateways with ``--service tests.support.services:X``."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+
+class Slow:
+    """A method that takes a while, to have calls in flight during a stop or reload."""
+
+    def sleep(self, seconds: float) -> float:
+        """Sleep ``seconds`` (at most 30), then return them."""
+        time.sleep(min(float(seconds), 30.0))
+        return seconds
+
+    def echo(self, value: object) -> object:
+        """Return ``value``."""
+        return value
+
+
+class Counting:
+    """Counts executions per call id in a file, so a test can prove nothing ran twice.
+
+    The file is named by ``RPC_GATEWAY_TEST_COUNT_FILE``; each execution appends
+    one line ``<call id> <pid>``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def record(self, call_id: str, seconds: float = 0.0) -> int:
+        """Append ``call_id`` to the count file and return this process's pid."""
+        if seconds:
+            time.sleep(min(float(seconds), 10.0))
+        with self._lock, open(os.environ["RPC_GATEWAY_TEST_COUNT_FILE"], "a") as handle:
+            handle.write(f"{call_id} {os.getpid()}\n")
+        return os.getpid()
+
+    def whoami(self) -> int:
+        """Return the pid of the process that answered."""
+        return os.getpid()
+
+
+class Broken:
+    """A method with a bug, to check that internals never reach the caller."""
+
+    def crash(self) -> None:
+        """Raise an exception whose text holds a path and a secret."""
+        raise RuntimeError("/etc/secret/path password=hunter2")

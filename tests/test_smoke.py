@@ -1,0 +1,18 @@
+"""The first thing a user does: call both protocols on one port."""
+
+import xmlrpc.client
+
+import jsonrpclib
+
+
+def test_both_protocols_share_one_port_and_one_instance(gateway, url):
+    assert xmlrpc.client.ServerProxy(url).add(2, 3) == 5
+    assert jsonrpclib.ServerProxy(url).add(5, 6) == 11
+    assert gateway.xml_server.instance is gateway.json_server.instance
+
+
+def test_daemon_serves_and_stops_cleanly(daemon):
+    process = daemon()
+    assert xmlrpc.client.ServerProxy(process.url).hello("RPC") == "Hello, RPC"
+    assert process.stop() == 0
+    assert "STOPPING=1" in process.wait_for("STOPPING=1")
