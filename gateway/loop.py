@@ -91,7 +91,8 @@ class ConnectionLoop:
         self._epoll.register(self._wake_r, select.EPOLLIN)
         for fd, sock in self._listeners.items():
             sock.setblocking(False)
-            self._epoll.register(fd, select.EPOLLIN)
+            # EXCLUSIVE: with workers > 1 one process wakes per connection, not all.
+            self._epoll.register(fd, select.EPOLLIN | select.EPOLLEXCLUSIVE)
         self.stopping = False
         self.heartbeat = time.monotonic()  # the watchdog pings only while this moves
         self._drain_deadline = 0.0

@@ -1,0 +1,249 @@
+"""``workers = N``: a master process supervising N forked gateway processes.
+
+The master binds (or adopts) the listeners before forking, so every worker
+accepts on the same sockets; it never accepts itself. Each worker is a whole
+gateway (threaded XML-RPC server and pooled JSON-RPC server sharing one
+service instance) run by a Supervisor whose notifications go up a pipe.
+
+Rules:
+1. The master alone speaks to systemd: READY=1 once every worker is ready,
+   WATCHDOG=1 only while every worker's loop has reported in recently.
+2. SIGTERM/SIGINT and SIGHUP are forwarded; a reload is validated by the
+   master first, so a broken file never reaches the workers.
+3. A worker that dies unasked is replaced; one dying again within a second of
+   its start is replaced after a growing pause, so a crash loop cannot spin.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import select
+import signal
+import socket
+import time
+from typing import Callable
+
+from gateway import systemd
+from gateway.config import Config, ConfigError
+from gateway.listeners import describe
+
+log = logging.getLogger("gateway")
+
+HEARTBEAT = 1.0  # seconds between a worker's reports
+
+
+class Worker:
+    __slots__ = ("pid", "started", "ready", "last_report")
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.started = time.monotonic()
+        self.ready = False
+        self.last_report = self.started
+
+
+class Master:
+    def __init__(self, config: Config, listeners: list[socket.socket],
+                 reread: Callable[[], Config]) -> None:
+        self.config = config
+        self.listeners = listeners
+        self.reread = reread
+        self.workers: dict[int, Worker] = {}
+        self.stopping = False
+        self.reload_requested = False
+        self.backoff = 0.0
+        self.report_r, self.report_w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(self.report_r, False)
+        self._pending = b""
+
+    # -- signals only set flags ------------------------------------------------------
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def _on_reload(self, signum: int, frame: object) -> None:
+        self.reload_requested = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        for _ in range(self.config.server.workers):
+            self._spawn()
+        if not self._wait_ready(timeout=60.0):
+            log.error("workers did not become ready; stopping")
+            self._stop_workers()
+            return 1
+        where = ", ".join(describe(s) for s in self.listeners)
+        log.info("master %d: %d workers serving XML-RPC and JSON-RPC on %s",
+                 os.getpid(), len(self.workers), where)
+        systemd.notify(f"READY=1\nSTATUS={self._status()}")
+        watchdog = systemd.watchdog_interval()
+        next_ping = 0.0
+        while not self.stopping:
+            self._read_reports(timeout=0.5)
+            self._reap()
+            if self.reload_requested:
+                self.reload_requested = False
+                self._reload()
+            now = time.monotonic()
+            if watchdog and now >= next_ping and self._healthy(now):
+                systemd.notify(f"WATCHDOG=1\nSTATUS={self._status()}")
+                next_ping = now + watchdog
+        systemd.notify("STOPPING=1\nSTATUS=draining")
+        log.info("master: stopping %d workers", len(self.workers))
+        return 0 if self._stop_workers() else 1
+
+    # -- workers -------------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(self._worker_main())
+        self.workers[pid] = Worker(pid)
+
+    def _worker_main(self) -> int:
+        """In the child: a whole gateway, reporting to the master instead of systemd."""
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            os.environ.pop(name, None)
+        os.close(self.report_r)
+        report_w = self.report_w
+        pid = os.getpid()
+
+        def report(state: str) -> None:
+            try:
+                os.write(report_w, f"{pid}|{state}".encode()[:500] + b"\0")
+            except OSError:
+                pass
+
+        try:
+            from gateway.server import GatewayServer
+            from gateway.supervisor import Supervisor
+            server = GatewayServer(self.config, self.listeners)
+            return Supervisor(server, self.reread, notify=report, watchdog=HEARTBEAT).run()
+        except Exception:
+            log.exception("worker %d failed to start", pid)
+            return 1
+
+    def _read_reports(self, timeout: float) -> None:
+        try:
+            ready, _, _ = select.select([self.report_r], [], [], timeout)
+        except InterruptedError:
+            return
+        if not ready:
+            return
+        try:
+            self._pending += os.read(self.report_r, 65536)
+        except BlockingIOError:
+            return
+        *messages, self._pending = self._pending.split(b"\0")
+        for message in messages:
+            pid_text, _, state = message.decode(errors="replace").partition("|")
+            worker = self.workers.get(int(pid_text)) if pid_text.isdigit() else None
+            if worker is None:
+                continue
+            worker.last_report = time.monotonic()
+            if "READY=1" in state:
+                worker.ready = True
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping:
+            if self.workers and all(w.ready for w in self.workers.values()):
+                return True
+            self._read_reports(timeout=0.2)
+            if self._reap(restart=False):
+                return False
+        return False
+
+    def _reap(self, restart: bool = True) -> bool:
+        """Collect dead workers; replace them unless stopping. True if any died."""
+        died = False
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return died
+            if pid == 0:
+                return died
+            worker = self.workers.pop(pid, None)
+            if worker is None:
+                continue
+            died = True
+            if self.stopping or not restart:
+                continue
+            log.error("worker %d exited unexpectedly (%s); starting a new one", pid,
+                      _exit_reason(status))
+            quick = time.monotonic() - worker.started < 1.0
+            self.backoff = min(max(self.backoff * 2, 0.5), 30.0) if quick else 0.0
+            if self.backoff:
+                time.sleep(self.backoff)
+            self._spawn()
+
+    def _healthy(self, now: float) -> bool:
+        return len(self.workers) == self.config.server.workers and all(
+            w.ready and now - w.last_report < 3 * HEARTBEAT + 2 for w in self.workers.values())
+
+    def _reload(self) -> None:
+        systemd.notify("RELOADING=1")
+        try:
+            config = self.reread()
+        except ConfigError as error:
+            for problem in error.problems:
+                log.error("reload refused, keeping the running configuration: %s", problem)
+            systemd.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
+            return
+        if config.server.workers != self.config.server.workers:
+            log.warning("reload: server.workers changed; it takes effect on restart")
+        self.config = config
+        for pid in self.workers:
+            _signal(pid, signal.SIGHUP)
+        systemd.notify(f"READY=1\nSTATUS={self._status()}")
+
+    def _stop_workers(self) -> bool:
+        """SIGTERM every worker and wait for the drain; SIGKILL stragglers. True if all clean."""
+        for pid in self.workers:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.config.server.drain_timeout + 5
+        clean = True
+        while self.workers and time.monotonic() < deadline:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            if self.workers.pop(pid, None) is not None and status != 0:
+                clean = False
+        for pid in list(self.workers):
+            log.error("worker %d did not stop in time; killing it", pid)
+            _signal(pid, signal.SIGKILL)
+            clean = False
+        return clean
+
+    def _status(self) -> str:
+        where = ", ".join(describe(s) for s in self.listeners)
+        return f"listening on {where}; {len(self.workers)} workers"
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError as error:
+        if error.errno != errno.ESRCH:
+            raise
+
+
+def _exit_reason(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"status {os.waitstatus_to_exitcode(status)}"
+
+
+def run_workers(config: Config, listeners: list[socket.socket],
+                reread: Callable[[], Config]) -> int:
+    return Master(config, listeners, reread).run()
