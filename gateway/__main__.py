@@ -24,7 +24,9 @@ log = logging.getLogger("gateway")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rpc-gateway",
-        description="Serve XML-RPC and JSON-RPC on one port from one service instance.")
+        description="Serve XML-RPC and JSON-RPC on one port from one service instance.",
+        epilog="`rpc-gateway hash-password` reads a password on stdin and prints the hash "
+               "for [auth] users or tokens.")
     parser.add_argument("--bind", metavar="HOST:PORT",
                         help="listen here instead of the configured addresses "
                              "(port 0 picks a free port; unix:/path for a Unix socket)")
@@ -63,7 +65,28 @@ def read_config(args: argparse.Namespace) -> Config:
     return load_config(args.config, overrides) if overrides else base
 
 
+def hash_password(stream=sys.stdin) -> int:
+    """``rpc-gateway hash-password``: read a secret, print the hash the config takes."""
+    from gateway.auth import hash_secret
+    if stream.isatty():
+        import getpass
+        secret = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != secret:
+            print("rpc-gateway: the two entries differ", file=sys.stderr)
+            return 1
+    else:
+        secret = stream.readline().rstrip("\r\n")
+    if not secret:
+        print("rpc-gateway: empty password refused", file=sys.stderr)
+        return 1
+    print(hash_secret(secret))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hash-password"]:
+        return hash_password()
     args = build_parser().parse_args(argv)
     try:
         config = read_config(args)

@@ -8,6 +8,7 @@ the value came from, before anything is bound.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -114,6 +115,47 @@ def _services(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_kind(value)}")
+    return value
+
+
+def _rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"expected a number of calls per second >= 0, got {value!r}")
+    return float(value)
+
+
+def _strings(check: Callable[[str], Any], what: str) -> Callable[[Any], tuple[str, ...]]:
+    def validate(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list of {what}, got {_kind(value)}")
+        for item in value:
+            try:
+                if not isinstance(item, str) or check(item) is False:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"expected a list of {what}; {item!r} is not one") from None
+        return tuple(value)
+    return validate
+
+
+def _users(value: Any) -> dict[str, str]:
+    from gateway.auth import valid_hash
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a table of user = \"hash\", got {_kind(value)}")
+    for user, stored in value.items():
+        if not valid_hash(stored):
+            raise ValueError(f"user {user!r}: expected a hash from `rpc-gateway hash-password`")
+    return dict(value)
+
+
+def _hash(item: str) -> bool:
+    from gateway.auth import valid_hash
+    return valid_hash(item)
+
+
 def _kind(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
             list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
@@ -157,6 +199,25 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any], str]]] = {
     "http": {
         "gzip_min_bytes": (8192, _int(0, 1 << 30), "gzip responses from this size when the "
                                                    "client accepts gzip"),
+    },
+    "tls": {
+        "certfile": ("", _text, "PEM certificate (chain); empty = plain HTTP"),
+        "keyfile": ("", _text, "PEM private key; empty = inside certfile"),
+    },
+    "auth": {
+        "users": ({}, _users, 'Basic auth users: name = "hash from rpc-gateway hash-password"'),
+        "tokens": ([], _strings(_hash, "token hashes"), "bearer tokens, hashed the same way"),
+        "realm": ("rpc-gateway", _text, "realm named in WWW-Authenticate"),
+    },
+    "access": {
+        "allow_networks": ([], _strings(lambda n: ipaddress.ip_network(n, strict=False),
+                                        "CIDR networks"),
+                           "clients allowed to connect; empty = everyone"),
+        "allowed_origins": ([], _strings(lambda o: bool(o), "origins"),
+                            'browser origins allowed (e.g. "https://app.example"); '
+                            "requests with another Origin get 403"),
+        "rate": (0.0, _rate, "calls per second per client address; 0 = unlimited"),
+        "burst": (20, _int(1, 1000000), "calls a client may make at once above the rate"),
     },
     "logging": {
         "level": ("info", _choice("debug", "info", "warning", "error"), "log level"),
@@ -207,9 +268,25 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
                 values[section][key] = check(raw[section][key])
             except ValueError as error:
                 problems.append(f"{origins[f'{section}.{key}']}: [{section}] {key}: {error}")
+    if not problems:
+        problems.extend(_check_tls(values["tls"], origins))
     if problems:
         raise ConfigError(problems)
     return Config(values, origins, path)
+
+
+def _check_tls(tls: dict[str, Any], origins: dict[str, str]) -> list[str]:
+    """Load the certificate now, so --check-config and reloads catch a bad one."""
+    if not tls["certfile"]:
+        return [f"{origins['tls.keyfile']}: [tls] keyfile: set without certfile"] \
+            if tls["keyfile"] else []
+    from gateway.tls import server_context
+    try:
+        server_context(tls["certfile"], tls["keyfile"])
+    except (OSError, ValueError) as error:
+        return [f"{origins['tls.certfile']}: [tls] certfile: cannot load the certificate "
+                f"and key: {getattr(error, 'strerror', None) or error}"]
+    return []
 
 
 def _merge_file(path: str, raw: dict, origins: dict, problems: list[str]) -> None:

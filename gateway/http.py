@@ -30,7 +30,7 @@ class Request:
     """One parsed request head, plus its body once the loop has read it."""
 
     __slots__ = ("method", "target", "path", "query", "version", "headers",
-                 "keep_alive", "content_length", "chunked", "body", "client")
+                 "keep_alive", "content_length", "chunked", "body", "client", "cors")
 
     def __init__(self, method: str, target: str, version: str, headers: dict[str, str]):
         self.method = method
@@ -48,6 +48,7 @@ class Request:
         self.chunked = False
         self.body = b""
         self.client = ""
+        self.cors: dict[str, str] = {}  # CORS headers for an allowed Origin
 
     @property
     def expects_continue(self) -> bool:

@@ -18,11 +18,12 @@ Rules this module keeps:
 from __future__ import annotations
 
 import collections
-import errno
+import heapq
 import logging
 import os
 import select
 import socket
+import ssl
 import threading
 import time
 from typing import Any, Callable
@@ -32,6 +33,8 @@ from gateway.http import HTTPError, Request, parse_chunked, parse_head
 log = logging.getLogger(__name__)
 
 _ARMED = select.EPOLLIN | select.EPOLLONESHOT | select.EPOLLRDHUP
+_ARMED_WRITE = _ARMED | select.EPOLLOUT  # a TLS handshake waiting to write
+_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _READ_SIZE = 256 * 1024
 _SWEEP_INTERVAL = 0.25
 
@@ -57,7 +60,7 @@ class Limits:
 class Connection:
     """One accepted socket and its read buffer; owned by one thread at a time."""
 
-    __slots__ = ("sock", "fd", "client", "buffer", "request", "busy", "deadline")
+    __slots__ = ("sock", "fd", "client", "buffer", "request", "busy", "deadline", "handshaking")
 
     def __init__(self, sock: socket.socket, client: str, deadline: float) -> None:
         self.sock = sock
@@ -67,6 +70,7 @@ class Connection:
         self.request: Request | None = None  # a head parsed, body still coming
         self.busy = False  # a worker owns it
         self.deadline = deadline
+        self.handshaking = False  # TLS handshake not finished yet
 
 
 class ConnectionLoop:
@@ -93,6 +97,10 @@ class ConnectionLoop:
             sock.setblocking(False)
             # EXCLUSIVE: with workers > 1 one process wakes per connection, not all.
             self._epoll.register(fd, select.EPOLLIN | select.EPOLLEXCLUSIVE)
+        self.tls: ssl.SSLContext | None = None  # set by the server; read at each accept
+        self.admit: Callable[[str], bool] = lambda client: True  # client address filter
+        self._later: list[tuple[float, int, Connection, bytes]] = []  # delayed answers
+        self._later_lock = threading.Lock()
         self.stopping = False
         self.heartbeat = time.monotonic()  # the watchdog pings only while this moves
         self._drain_deadline = 0.0
@@ -106,9 +114,11 @@ class ConnectionLoop:
         next_sweep = time.monotonic() + _SWEEP_INTERVAL
         try:
             while not (self.stopping and self._drained()):
-                for fd, events in self._epoll.poll(_SWEEP_INTERVAL):
+                for fd, events in self._epoll.poll(self._poll_timeout()):
                     self._on_event(fd, events)
                 now = self.heartbeat = time.monotonic()
+                if self._later:
+                    self._send_due(now)
                 if now >= next_sweep:
                     self._sweep(now)
                     next_sweep = now + _SWEEP_INTERVAL
@@ -177,18 +187,36 @@ class ConnectionLoop:
             else:
                 client = "unix"
             conn = Connection(sock, client, time.monotonic() + self.limits.header_timeout)
+            if not self.admit(client):
+                log.warning("%s refused: not in access.allow_networks", client)
+                self._reject(conn, HTTPError(403, "this address may not use the gateway"))
+                sock.close()
+                continue
             if len(self._conns) >= self.limits.max_connections:
                 self._reject(conn, HTTPError(503, "too many connections",
                                              {"Retry-After": "1"}))
                 sock.close()
                 continue
+            if self.tls is not None:
+                try:
+                    conn.sock = self.tls.wrap_socket(sock, server_side=True,
+                                                     do_handshake_on_connect=False)
+                except (OSError, ValueError):
+                    sock.close()
+                    continue
+                conn.handshaking = True
             self._conns[conn.fd] = conn
             self._epoll.register(conn.fd, _ARMED)
 
     def _on_readable(self, conn: Connection) -> None:
+        if conn.handshaking and not self._handshake(conn):
+            return
         try:
             data = conn.sock.recv(_READ_SIZE)
-        except (BlockingIOError, InterruptedError):
+            if conn.handshaking is False and isinstance(conn.sock, ssl.SSLSocket):
+                while conn.sock.pending():  # decrypted bytes epoll cannot see
+                    data += conn.sock.recv(conn.sock.pending())
+        except _WOULD_BLOCK:
             self._arm(conn)
             return
         except OSError:
@@ -255,9 +283,26 @@ class ConnectionLoop:
         conn.request = None
         return request
 
-    def _arm(self, conn: Connection) -> None:
+    def _handshake(self, conn: Connection) -> bool:
+        """Advance a TLS handshake; True once it is done and data may be read."""
         try:
-            self._epoll.modify(conn.fd, _ARMED)
+            conn.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._arm(conn)
+            return False
+        except ssl.SSLWantWriteError:
+            self._arm(conn, _ARMED_WRITE)
+            return False
+        except (OSError, ValueError) as error:  # bad client hello, plain HTTP on a TLS port
+            log.info("%s TLS handshake failed: %s", conn.client, error)
+            self.close(conn)
+            return False
+        conn.handshaking = False
+        return True
+
+    def _arm(self, conn: Connection, events: int = _ARMED) -> None:
+        try:
+            self._epoll.modify(conn.fd, events)
         except (OSError, ValueError):  # closed meanwhile
             self.close(conn)
 
@@ -287,6 +332,28 @@ class ConnectionLoop:
         else:
             self._arm(conn)
 
+    def send_later(self, conn: Connection, data: bytes, delay: float) -> None:
+        """Answer ``conn`` after ``delay`` seconds and close it, without holding a thread."""
+        conn.busy = True
+        with self._later_lock:
+            heapq.heappush(self._later, (time.monotonic() + delay, id(conn), conn, data))
+        self._wake()
+
+    def _send_due(self, now: float) -> None:
+        while True:
+            with self._later_lock:
+                if not self._later or self._later[0][0] > now:
+                    return
+                _, _, conn, data = heapq.heappop(self._later)
+            self.send_now(conn, data)
+            self.close(conn)
+
+    def _poll_timeout(self) -> float:
+        with self._later_lock:
+            if self._later:
+                return max(0.0, min(_SWEEP_INTERVAL, self._later[0][0] - time.monotonic()))
+        return _SWEEP_INTERVAL
+
     def _on_wake(self) -> None:
         try:
             while os.read(self._wake_r, 4096):
@@ -314,7 +381,7 @@ class ConnectionLoop:
             try:
                 sent = conn.sock.send(view)
                 view = view[sent:]
-            except (BlockingIOError, InterruptedError):
+            except _WOULD_BLOCK:
                 now = time.monotonic()
                 deadline = deadline or now + self.limits.write_timeout
                 if now >= deadline or not _wait_writable(conn.fd, deadline - now):
@@ -344,6 +411,7 @@ def _wait_writable(fd: int, timeout: float) -> bool:
 def _has_pending_bytes(sock: socket.socket) -> bool:
     """True when a request has arrived but is not read yet: it is not idle, so keep it."""
     try:
-        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        # the plain socket's recv: for TLS, any raw record means the peer is not idle
+        return bool(socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
     except OSError:
         return False

@@ -20,6 +20,8 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from gateway import faults
+from gateway.access import AccessPolicy
+from gateway.auth import Authenticator
 from gateway.http import HTTPError, Request, decode_body, media_type, response
 from gateway.loop import Connection, ConnectionLoop
 
@@ -32,6 +34,7 @@ RPC_PATHS = frozenset({"/", "/RPC2", "/jsonrpc", "/xmlrpc"})
 XML_CONTENT_TYPE = "text/xml"
 JSON_CONTENT_TYPE = "application/json"
 ALLOW = "GET, HEAD, POST, OPTIONS"
+FAILED_AUTH_DELAY = 0.5  # seconds before a 401: slows guessing, holds no thread
 
 
 class Backend:
@@ -61,8 +64,10 @@ class Dispatcher:
     """Called by the loop with each complete request; answers it or hands it to a backend."""
 
     def __init__(self, loop: ConnectionLoop, xml: Backend, json_: Backend, table: Any,
-                 settings: Any) -> None:
+                 settings: Any, policy: AccessPolicy, auth: Authenticator) -> None:
         self.loop = loop
+        self.policy = policy
+        self.auth = auth
         self.xml = xml
         self.json = json_
         self.table = table
@@ -75,6 +80,7 @@ class Dispatcher:
 
     def dispatch(self, conn: Connection, request: Request) -> None:
         try:
+            self._admit(request)
             backend, job = self._route(request)
         except HTTPError as error:
             self.reject(conn, error, request)
@@ -116,6 +122,19 @@ class Dispatcher:
         else:
             log.info("%s rejected: %d %s", conn.client, error.status, error)
 
+    def _admit(self, request: Request) -> None:
+        """Origin and rate checks: cheap, on the loop thread, before any work."""
+        origin = request.headers.get("origin")
+        if not self.policy.origin_allowed(origin):
+            raise HTTPError(403, "requests from this Origin are not allowed "
+                                 "(see access.allowed_origins)")
+        if origin is not None:
+            request.cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        wait = self.policy.take_token(request.client)
+        if wait:
+            raise HTTPError(429, "too many calls from this address",
+                            {"Retry-After": str(max(1, round(wait + 0.5)))})
+
     def _route(self, request: Request) -> tuple[Backend | None, Callable[[], Any]]:
         path = request.path.rstrip("/") or "/"
         if path == "/healthz" and request.method in ("GET", "HEAD"):
@@ -127,8 +146,16 @@ class Dispatcher:
         if request.method in ("GET", "HEAD"):
             return self._route_get(request, path)
         if request.method == "OPTIONS":
-            return None, lambda: response(204, b"", None, request.keep_alive, {"Allow": ALLOW})
+            return None, lambda: self._preflight(request)
         raise HTTPError(405, f"{request.method} is not served; RPC calls are POSTed")
+
+    def _preflight(self, request: Request) -> bytes:
+        headers = {"Allow": ALLOW, **request.cors}
+        if request.cors:
+            headers.update({"Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+                            "Access-Control-Allow-Headers": "Content-Type, Authorization",
+                            "Access-Control-Max-Age": "600"})
+        return response(204, b"", None, request.keep_alive, headers)
 
     def _route_post(self, request: Request) -> tuple[Backend, Callable[[], Any]]:
         kind = media_type(request.headers)
@@ -163,14 +190,16 @@ class Dispatcher:
             return self.json, lambda: self._call_from_query(request, query)
         if query:
             return self.xml, lambda: self._add_from_query(request, query)
-        return None, lambda: response(200, self._index_page, "text/html; charset=utf-8",
-                                      request.keep_alive, head_only=request.method == "HEAD")
+        return self.xml, lambda: (200, self._index_page, "text/html; charset=utf-8", "-", "ok")
 
     # -- on a worker thread --------------------------------------------------------
 
     def _run(self, conn: Connection, request: Request, backend: Backend,
              job: Callable[[], tuple[int, bytes, str, str, str]]) -> None:
         start = time.perf_counter()
+        if self.auth.enabled and not self.auth.allows(request.headers.get("authorization", "")):
+            self._refuse_credentials(conn, request, backend)
+            return
         try:
             status, body, ctype, method, outcome = job()
         except HTTPError as error:
@@ -188,6 +217,8 @@ class Dispatcher:
             extra = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         if request.version == "HTTP/1.0" and keep:
             extra = {**(extra or {}), "Connection": "keep-alive"}
+        if request.cors:
+            extra = {**(extra or {}), **request.cors}
         data = response(status, body, ctype, keep, extra, request.method == "HEAD")
         sent = self.loop.send_now(conn, data)
         backend.release()
@@ -195,6 +226,17 @@ class Dispatcher:
         self._log(request, status, len(body), backend.name, method, outcome,
                   time.perf_counter() - start)
         self.loop.finish(conn, keep and sent)
+
+    def _refuse_credentials(self, conn: Connection, request: Request, backend: Backend) -> None:
+        """401 after a pause, answered by the loop so the pause holds no thread."""
+        log.warning("%s authentication failed (%d failures so far)", request.client,
+                    self.auth.failures)
+        body = b"401 credentials required or not accepted\n"
+        data = response(401, body, "text/plain", False,
+                        {"WWW-Authenticate": self.auth.challenge, **request.cors})
+        backend.release()
+        self._log(request, 401, len(body), backend.name, "-", "unauthorized", 0.0)
+        self.loop.send_later(conn, data, FAILED_AUTH_DELAY)
 
     def _call(self, request: Request, backend: Backend) -> tuple[int, bytes, str, str, str]:
         body = decode_body(request.body, request.headers.get("content-encoding", ""),
@@ -227,6 +269,7 @@ class Dispatcher:
             "uptime": round(time.monotonic() - self.started, 1),
             "calls": self.calls,
             "connections": self.loop.connection_count,
+            "auth_failures": self.auth.failures,
         }).encode()
         return response(200 if not self.loop.stopping else 503, body, JSON_CONTENT_TYPE,
                         request.keep_alive and not self.loop.stopping,

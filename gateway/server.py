@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from gateway.access import AccessPolicy
+from gateway.auth import Authenticator
 from gateway.config import Config
 from gateway.jsonrpc import JSONRPCServer
 from gateway.listeners import describe, open_listener
@@ -19,6 +21,7 @@ from gateway.loop import ConnectionLoop, Limits
 from gateway.methods import MethodTable
 from gateway.routing import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Backend, Dispatcher
 from gateway.services import load_services
+from gateway.tls import server_context
 from gateway.xmlrpc import XMLRPCServer
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,12 @@ def limits_from(config: Config) -> Limits:
                   header_timeout=c.header_timeout, body_timeout=c.body_timeout,
                   idle_timeout=c.idle_timeout, write_timeout=c.write_timeout,
                   max_connections=config.server.max_connections)
+
+
+def access_from(config: Config) -> tuple[AccessPolicy, Authenticator]:
+    a = config.access
+    return (AccessPolicy(a.allow_networks, a.allowed_origins, a.rate, a.burst),
+            Authenticator(config.auth.users, config.auth.tokens, config.auth.realm))
 
 
 class Settings:
@@ -69,9 +78,11 @@ class GatewayServer:
                           server.xmlrpc_threads + server.queue_size),
             Backend("jsonrpc", self.json_server, JSON_CONTENT_TYPE,
                     server.jsonrpc_threads + server.queue_size),
-            self.table, Settings(config))
+            self.table, Settings(config), *access_from(config))
         self.loop = ConnectionLoop(listeners, limits_from(config), self.dispatcher.dispatch,
                                    self.dispatcher.reject)
+        self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
+        self.loop.admit = self.dispatcher.policy.client_allowed
         self.dispatcher.loop = self.loop
         self._closed = False
 
@@ -92,6 +103,9 @@ class GatewayServer:
         """Take a reloaded config: limits and timeouts now; listeners and pools stay."""
         self.loop.limits = limits_from(config)
         self.dispatcher.settings = Settings(config)
+        self.dispatcher.policy, self.dispatcher.auth = access_from(config)
+        self.loop.admit = self.dispatcher.policy.client_allowed
+        self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
         self.xml_server.max_depth = self.json_server.max_depth = config.limits.max_depth
         self.json_server.max_calls = self.table.max_calls = config.limits.max_calls
         self.config = config
