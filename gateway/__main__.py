@@ -14,7 +14,7 @@ import sys
 
 from gateway import __version__, logs, systemd
 from gateway.config import Config, ConfigError, load_config
-from gateway.listeners import open_listener
+from gateway.listeners import open_listener, remove_unix_sockets
 from gateway.server import GatewayServer
 from gateway.supervisor import Supervisor
 
@@ -99,22 +99,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rpc-gateway: configuration {config.path or '(built-in defaults)'} is valid")
         return 0
     logs.configure(config.logging.level, config.logging.access_log)
+    listeners = systemd.listen_fds()
+    ours = [] if listeners else list(config.server.listen)
     try:
-        listeners = systemd.listen_fds() or [
-            open_listener(address, config.server.unix_socket_mode)
-            for address in config.server.listen]
+        listeners = listeners or [open_listener(a, config.server.unix_socket_mode) for a in ours]
     except OSError as error:
         log.error("cannot listen: %s", error)
         return 1
+    try:
+        return serve(config, listeners, lambda: read_config(args))
+    finally:
+        remove_unix_sockets(ours)
+
+
+def serve(config: Config, listeners: list, reread) -> int:
     if config.server.workers > 1:
         from gateway.prefork import run_workers
-        return run_workers(config, listeners, lambda: read_config(args))
+        return run_workers(config, listeners, reread)
     try:
         server = GatewayServer(config, listeners)
     except (ImportError, AttributeError, TypeError) as error:
         log.error("cannot load the service: %s", error)
         return 1
-    return Supervisor(server, lambda: read_config(args)).run()
+    return Supervisor(server, reread).run()
 
 
 if __name__ == "__main__":

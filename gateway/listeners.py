@@ -54,3 +54,14 @@ def describe(sock: socket.socket) -> str:
     if sock.family == socket.AF_INET6:
         return f"[{name[0]}]:{name[1]}"
     return f"{name[0]}:{name[1]}"
+
+
+def remove_unix_sockets(addresses: list[str]) -> None:
+    """Remove the socket files of Unix listeners this process created (never other files)."""
+    for text in addresses:
+        family, path = parse_address(text)
+        try:
+            if family == "unix" and stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)
+        except OSError:
+            pass
