@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.11",
     packages=["gateway", "handlers"],
     install_requires=["jsonrpclib-pelix==1.2.0", "defusedxml>=0.7.1,<0.8"],
-    extras_require={"test": ["pytest>=8", "requests>=2.31", "hypothesis>=6.100"]},
+    extras_require={"test": ["pytest>=8", "requests>=2.31", "hypothesis>=6.100", "orjson"]},
     entry_points={"console_scripts": ["rpc-gateway = gateway.__main__:main"]},
     data_files=[("share/rpc-gateway/conf", ["conf/gateway.toml"]),
                 ("share/rpc-gateway/systemd", ["systemd/rpc-gateway.service",

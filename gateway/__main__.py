@@ -91,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = read_config(args)
     except ConfigError as error:
+        prefix = "<3>" if logs.stderr_is_journal() else ""  # error priority in the journal
         for problem in error.problems:
-            print(f"rpc-gateway: {problem}", file=sys.stderr)
-        print(f"rpc-gateway: configuration has {len(error.problems)} error(s)", file=sys.stderr)
+            print(f"{prefix}rpc-gateway: {problem}", file=sys.stderr)
+        print(f"{prefix}rpc-gateway: configuration has {len(error.problems)} error(s)",
+              file=sys.stderr)
         return 1
     if args.check_config:
         print(f"rpc-gateway: configuration {config.path or '(built-in defaults)'} is valid")

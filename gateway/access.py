@@ -2,7 +2,7 @@
 
 All three are off by default (loopback use needs none of them) and are
 checked on the connection loop, so they cost a lookup, never a thread:
-- networks: a client outside every configured CIDR is answered 403 at accept;
+- networks: a client outside every configured CIDR is answered 403;
 - origins: a request carrying an ``Origin`` not in the list is refused 403,
   because text/plain and form POSTs are CORS "simple requests" that any web
   page can send to a gateway on a user's loopback or LAN;

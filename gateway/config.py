@@ -292,12 +292,17 @@ def _check_tls(tls: dict[str, Any], origins: dict[str, str]) -> list[str]:
 def _merge_file(path: str, raw: dict, origins: dict, problems: list[str]) -> None:
     try:
         with open(path, "rb") as handle:
-            document = tomllib.load(handle)
+            text = handle.read().decode("utf-8")
+        document = tomllib.loads(text)
     except OSError as error:
         problems.append(f"{path}: cannot read: {error.strerror}")
         return
+    except UnicodeDecodeError as error:
+        problems.append(f"{path}: not UTF-8 text (byte {error.start}); TOML files are UTF-8")
+        return
     except tomllib.TOMLDecodeError as error:
-        problems.append(f"{path}: not valid TOML: {error}")
+        problems.append(f"{path}:{_line_of(error)}: not valid TOML: {error}"
+                        f"{_quote_line(text, _line_of(error))}")
         return
     for section, table in document.items():
         if section not in SCHEMA:
@@ -316,6 +321,19 @@ def _merge_file(path: str, raw: dict, origins: dict, problems: list[str]) -> Non
             origins[f"{section}.{key}"] = path
 
 
+def _line_of(error: tomllib.TOMLDecodeError) -> int:
+    match = re.search(r"line (\d+)", str(error))
+    return int(match[1]) if match else 0
+
+
+def _quote_line(text: str, number: int) -> str:
+    """The offending line, so the message names the key even when TOML says only where."""
+    lines = text.splitlines()
+    if not 0 < number <= len(lines):
+        return ""
+    return f": {lines[number - 1].strip()[:120]!r}"
+
+
 def _merge_env(name: str, text: str, raw: dict, origins: dict, problems: list[str]) -> None:
     rest = name[len(ENV_PREFIX):].lower()
     for section, keys in SCHEMA.items():
@@ -328,4 +346,7 @@ def _merge_env(name: str, text: str, raw: dict, origins: dict, problems: list[st
             raw[section][key] = value
             origins[f"{section}.{key}"] = f"environment {name}"
             return
-    problems.append(f"environment {name}: no such setting")
+    # Only RPC_GATEWAY_<SECTION>_* names are settings, so a typo there is an error; other
+    # RPC_GATEWAY_* names belong to someone else (a wrapper's, a test service's).
+    if any(rest.startswith(section + "_") for section in SCHEMA):
+        problems.append(f"environment {name}: no such setting")

@@ -108,6 +108,16 @@ def reply(version: str, rpcid: Any, result: Any = None,
     return {"result": None, "error": {"code": error[0], "message": error[1]}, "id": rpcid}
 
 
+def _is_notification(version: str, request: dict[str, Any]) -> bool:
+    """2.0: no "id" member. 1.0: "id" null or missing. 1.1: never; the working draft
+    makes "id" optional, and Perl's JSON::RPC::Legacy::Client sends none by default."""
+    if version == V20:
+        return "id" not in request
+    if version == V10:
+        return request.get("id") is None
+    return False
+
+
 def _valid_id(rpcid: Any) -> bool:
     return rpcid is None or (isinstance(rpcid, (str, int, float)) and not isinstance(rpcid, bool))
 
@@ -176,17 +186,19 @@ class JSONRPCServer(PooledJSONRPCServer):
     def _encode_reply(self, answer: dict[str, Any]) -> bytes:
         try:
             return encode(answer)
-        except (TypeError, ValueError):
-            version = V20 if "jsonrpc" in answer else V11 if "version" in answer else V10
-            return encode(reply(version, answer.get("id"), error=(
-                faults.INTERNAL_ERROR, "the result has no JSON form")))
+        except ValueError:  # NaN or infinity: the same code XML-RPC gives (one table)
+            error = (faults.INVALID_PARAMS, "the result is not a finite number")
+        except TypeError as problem:  # a service returned a type JSON has no form for
+            error = faults.describe(problem, "result encoding")
+        version = V20 if "jsonrpc" in answer else V11 if "version" in answer else V10
+        return encode(reply(version, answer.get("id"), error=error))
 
     def _one(self, request: Any) -> dict[str, Any] | None:
         """Answer one call object; None for a notification."""
         if not isinstance(request, dict):
             return reply(V20, None, error=(faults.INVALID_REQUEST, "a call must be an object"))
-        if "jsonrpc" in request:
-            version = V20
+        if "jsonrpc" in request or "method" not in request:
+            version = V20  # an object without "method" is not a 1.0 call: answer per 2.0
         elif request.get("version") == "1.1":
             version = V11
         else:
@@ -194,16 +206,20 @@ class JSONRPCServer(PooledJSONRPCServer):
         rpcid = request.get("id")
         if not _valid_id(rpcid):
             return reply(version, None, error=(faults.INVALID_REQUEST, "invalid id"))
-        if version == V20 and request["jsonrpc"] != "2.0":
+        if version == V20 and request.get("jsonrpc") != "2.0":
             return reply(V20, rpcid, error=(faults.INVALID_REQUEST, 'jsonrpc must be "2.0"'))
-        notification = "id" not in request if version != V10 else rpcid is None
         method = request.get("method")
         params = request.get("params", [])
+        # An invalid Request object is answered even without an id (spec section 7):
+        # only a valid call can be a notification.
+        if not isinstance(method, str):
+            return reply(version, rpcid, error=(faults.INVALID_REQUEST,
+                                                "method must be a string"))
+        if not isinstance(params, (list, dict)):
+            return reply(version, rpcid, error=(faults.INVALID_REQUEST,
+                                                "params must be an array or an object"))
+        notification = _is_notification(version, request)
         try:
-            if not isinstance(method, str):
-                raise faults.InvalidRequest("method must be a string")
-            if not isinstance(params, (list, dict)):
-                raise faults.InvalidRequest("params must be an array or an object")
             result = self.instance.call(method, params)
         except Exception as error:
             if notification:

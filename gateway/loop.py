@@ -98,7 +98,6 @@ class ConnectionLoop:
             # EXCLUSIVE: with workers > 1 one process wakes per connection, not all.
             self._epoll.register(fd, select.EPOLLIN | select.EPOLLEXCLUSIVE)
         self.tls: ssl.SSLContext | None = None  # set by the server; read at each accept
-        self.admit: Callable[[str], bool] = lambda client: True  # client address filter
         self._later: list[tuple[float, int, Connection, bytes]] = []  # delayed answers
         self._later_lock = threading.Lock()
         self.stopping = False
@@ -187,11 +186,6 @@ class ConnectionLoop:
             else:
                 client = "unix"
             conn = Connection(sock, client, time.monotonic() + self.limits.header_timeout)
-            if not self.admit(client):
-                log.warning("%s refused: not in access.allow_networks", client)
-                self._reject(conn, HTTPError(403, "this address may not use the gateway"))
-                sock.close()
-                continue
             if len(self._conns) >= self.limits.max_connections:
                 self._reject(conn, HTTPError(503, "too many connections",
                                              {"Retry-After": "1"}))

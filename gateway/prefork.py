@@ -197,6 +197,10 @@ class Master:
                 log.error("reload refused, keeping the running configuration: %s", problem)
             systemd.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
             return
+        except Exception:  # a bug must not take the master down
+            log.exception("reload failed, keeping the running configuration")
+            systemd.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
+            return
         if config.server.workers != self.config.server.workers:
             log.warning("reload: server.workers changed; it takes effect on restart")
         self.config = config

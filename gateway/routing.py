@@ -123,7 +123,14 @@ class Dispatcher:
             log.info("%s rejected: %d %s", conn.client, error.status, error)
 
     def _admit(self, request: Request) -> None:
-        """Origin and rate checks: cheap, on the loop thread, before any work."""
+        """Network, origin and rate checks: cheap, on the loop thread, before any work.
+
+        A client outside the allowed networks still gets its request read, so that
+        it receives a clean 403 rather than a reset.
+        """
+        if not self.policy.client_allowed(request.client):
+            log.warning("%s refused: not in access.allow_networks", request.client)
+            raise HTTPError(403, "this address may not use the gateway")
         origin = request.headers.get("origin")
         if not self.policy.origin_allowed(origin):
             raise HTTPError(403, "requests from this Origin are not allowed "
@@ -243,6 +250,10 @@ class Dispatcher:
                            self.settings.max_decompressed_bytes)
         payload, method, outcome = backend.server.dispatch(body)
         if payload is None:
+            # Nothing to answer: 204, except to jsonrpclib, whose transport raises on
+            # any status but 200 and takes an empty 200 as "no result".
+            if request.headers.get("user-agent", "").startswith("jsonrpclib"):
+                return 200, b"", JSON_CONTENT_TYPE, method, outcome
             return 204, b"", None, method, outcome
         return 200, payload, backend.content_type, method, outcome
 

@@ -82,7 +82,6 @@ class GatewayServer:
         self.loop = ConnectionLoop(listeners, limits_from(config), self.dispatcher.dispatch,
                                    self.dispatcher.reject)
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
-        self.loop.admit = self.dispatcher.policy.client_allowed
         self.dispatcher.loop = self.loop
         self._closed = False
 
@@ -104,7 +103,6 @@ class GatewayServer:
         self.loop.limits = limits_from(config)
         self.dispatcher.settings = Settings(config)
         self.dispatcher.policy, self.dispatcher.auth = access_from(config)
-        self.loop.admit = self.dispatcher.policy.client_allowed
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
         self.xml_server.max_depth = self.json_server.max_depth = config.limits.max_depth
         self.json_server.max_calls = self.table.max_calls = config.limits.max_calls

@@ -91,6 +91,10 @@ class Supervisor:
                 log.error("reload refused, keeping the running configuration: %s", problem)
             self.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
             return
+        except Exception:  # a bug must not take the signal-handling thread down
+            log.exception("reload failed, keeping the running configuration")
+            self.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
+            return
         old = self.server.config
         for key in ("listen", "workers", "xmlrpc_threads", "jsonrpc_threads"):
             if getattr(old.server, key) != getattr(config.server, key):

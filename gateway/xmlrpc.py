@@ -78,12 +78,31 @@ class GatewayMarshaller(xmlrpc.client.Marshaller):
     dispatch[float] = dump_double
 
 
+_ASCII_DECLARATION = re.compile(
+    rb"""\s*<\?xml\s[^>]*?encoding\s*=\s*["'](us-ascii|ascii)["']""", re.IGNORECASE)
+
+
+def _ascii_declared_as_utf8(body: bytes) -> bytes:
+    """Perl's RPC::XML declares encoding="us-ascii" but writes UTF-8 bytes.
+
+    US-ASCII is a subset of UTF-8, so reading the document as UTF-8 changes
+    nothing for a valid one, and gives the caller's text instead of a parse
+    error for the others.
+    """
+    if body.isascii():
+        return body
+    match = _ASCII_DECLARATION.match(body)
+    if match is None:
+        return body
+    return body[:match.start(1)] + b"utf-8" + body[match.end(1):]
+
+
 def parse_call(body: bytes, max_depth: int) -> tuple[str, tuple]:
     """Return (method name, params) or raise ParseError / InvalidRequest / InvalidParams."""
     target = BoundedUnmarshaller(max_depth)
     parser = DefusedExpatParser(target, forbid_dtd=True)
     try:
-        parser.feed(body)
+        parser.feed(_ascii_declared_as_utf8(body))
         parser.close()
         params = target.close()
     except faults.RPCError:

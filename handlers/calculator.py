@@ -80,7 +80,8 @@ class Calculator:
 
     def _power(self, x: Number, y: Number, name: str) -> Number:
         if isinstance(x, int) and isinstance(y, int) and y > 0 and abs(x) > 1:
-            self._check_bits(_bits(x) * y, name)
+            # |x| ** y has floor(y * log2|x|) + 1 bits (bit_length * y overshoots up to 2x).
+            self._check_bits(math.floor(y * math.log2(abs(x))) + 1, name)
         try:
             result = x ** y
         except ZeroDivisionError:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,11 +48,16 @@ class Daemon:
                 return message
         if self.notify.fileno() < 0:
             raise AssertionError(f"the daemon never sent {needle!r}: {self.messages}")
+        deadline = time.monotonic() + self.notify.gettimeout()
         while True:
-            try:
-                message = self.notify.recv(65536).decode()
-            except socket.timeout:
-                raise AssertionError(f"no {needle!r} from the daemon; stderr:\n{self.stderr()}")
+            if not select.select([self.notify], [], [], 0.1)[0]:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"the daemon exited ({self.process.returncode}) before "
+                                         f"{needle!r}; stderr:\n{self.stderr()}")
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no {needle!r} from the daemon; stderr:\n{self.stderr()}")
+                continue
+            message = self.notify.recv(65536).decode()
             self.messages.append(message)
             if needle in message:
                 return message

@@ -1,0 +1,1 @@
+"""Legacy clients from other languages, driven by pytest against a real gateway."""
