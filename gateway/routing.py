@@ -24,6 +24,7 @@ from gateway.access import AccessPolicy
 from gateway.auth import Authenticator
 from gateway.http import HTTPError, Request, decode_body, media_type, response
 from gateway.loop import Connection, ConnectionLoop
+from gateway.xmlrpc import dump_fault
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("gateway.access")
@@ -46,6 +47,7 @@ class Backend:
         self.content_type = content_type
         self.capacity = capacity
         self.in_flight = 0
+        self.served = 0
         self._lock = threading.Lock()
 
     def try_acquire(self) -> bool:
@@ -58,6 +60,7 @@ class Backend:
     def release(self) -> None:
         with self._lock:
             self.in_flight -= 1
+            self.served += 1
 
 
 class Dispatcher:
@@ -73,8 +76,12 @@ class Dispatcher:
         self.table = table
         self.settings = settings
         self.started = time.monotonic()
-        self.calls = 0
         self._index_page = _index_page(table)
+
+    @property
+    def calls(self) -> int:
+        """Requests answered by the two servers (for /healthz and STATUS=)."""
+        return self.xml.served + self.json.served
 
     # -- on the loop thread ------------------------------------------------------
 
@@ -105,7 +112,6 @@ class Dispatcher:
         """Answer a transport-level error, shaped like the protocol when it is known."""
         kind = media_type(request.headers) if request else ""
         if kind in XML_TYPES:
-            from gateway.xmlrpc import dump_fault
             body, ctype = dump_fault(faults.INVALID_REQUEST, str(error)), XML_CONTENT_TYPE
         elif kind in JSON_TYPES:
             body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
@@ -229,7 +235,6 @@ class Dispatcher:
         data = response(status, body, ctype, keep, extra, request.method == "HEAD")
         sent = self.loop.send_now(conn, data)
         backend.release()
-        self.calls += 1
         self._log(request, status, len(body), backend.name, method, outcome,
                   time.perf_counter() - start)
         self.loop.finish(conn, keep and sent)
