@@ -7,12 +7,16 @@ before a byte of the body is read (so an oversized body is never buffered).
 
 from __future__ import annotations
 
+import re
 import zlib
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_MAX_TRAILER = 16384
 _TOKEN_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH",
                             "TRACE", "CONNECT"})
 
@@ -112,48 +116,59 @@ def _frame(request: Request) -> None:
         if request.method in ("POST", "PUT", "PATCH"):
             raise HTTPError(411, "a request body needs Content-Length")
         return
-    if not length.isdigit() or len(length) > 18:
+    # ASCII digits only: str.isdigit() also accepts "\xb2" ("²"), which int() refuses.
+    if not _DIGITS.fullmatch(length):
         raise HTTPError(400, "invalid Content-Length")
     request.content_length = int(length)
 
 
-def parse_chunked(data: bytes | bytearray, start: int, limit: int) -> tuple[bytes, int] | None:
-    """Decode a complete chunked body at ``data[start:]``.
+class ChunkedDecoder:
+    """Decodes one chunked body incrementally, as its bytes arrive in a growing buffer.
 
-    Return (body, end offset), or None when more bytes are needed. The
-    decoded size is checked against ``limit`` chunk by chunk.
+    Rules: each ``feed`` resumes after the last complete chunk, so a body that
+    arrives a byte at a time costs linear work, not a re-parse per byte; chunk
+    sizes are 1 to 16 hex digits and nothing else (no sign, "0x" or "_", which
+    a proxy in front may read differently); the decoded size is checked
+    against ``limit`` before a chunk's data is waited for.
     """
-    pieces = []
-    size_total = 0
-    pos = start
-    while True:
-        line_end = data.find(b"\r\n", pos)
-        if line_end < 0:
-            if len(data) - pos > 1024:
-                raise HTTPError(400, "malformed chunk size line")
-            return None
-        size_text = bytes(data[pos:line_end]).split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise HTTPError(400, "malformed chunk size") from None
-        if size < 0 or len(size_text) > 16:
-            raise HTTPError(400, "malformed chunk size")
-        size_total += size
-        if size_total > limit:
-            raise HTTPError(413, f"request body larger than {limit} bytes")
-        pos = line_end + 2
-        if size == 0:
-            trailer_end = data.find(b"\r\n\r\n", pos - 2)
-            if trailer_end < 0:
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pos = 0  # where the next chunk-size line starts in the buffer
+        self.size = 0  # decoded bytes so far
+        self.pieces: list[bytes] = []
+
+    def feed(self, data: bytes | bytearray) -> tuple[bytes, int] | None:
+        """Return (body, end offset) once the body is complete, else None."""
+        while True:
+            line_end = data.find(b"\r\n", self.pos, self.pos + 1026)
+            if line_end < 0:
+                if len(data) - self.pos > 1024:
+                    raise HTTPError(400, "malformed chunk size line")
                 return None
-            return b"".join(pieces), trailer_end + 4
-        if len(data) < pos + size + 2:
-            return None
-        pieces.append(bytes(data[pos:pos + size]))
-        if data[pos + size:pos + size + 2] != b"\r\n":
-            raise HTTPError(400, "malformed chunk")
-        pos += size + 2
+            size = _chunk_size(bytes(data[self.pos:line_end]))
+            if self.size + size > self.limit:
+                raise HTTPError(413, f"request body larger than {self.limit} bytes")
+            start = line_end + 2
+            if size == 0:
+                trailer_end = data.find(b"\r\n\r\n", start - 2, start + _MAX_TRAILER)
+                if trailer_end < 0 and len(data) - start > _MAX_TRAILER:
+                    raise HTTPError(431, "chunked trailer too large")
+                return None if trailer_end < 0 else (b"".join(self.pieces), trailer_end + 4)
+            if len(data) < start + size + 2:
+                return None
+            if data[start + size:start + size + 2] != b"\r\n":
+                raise HTTPError(400, "malformed chunk")
+            self.pieces.append(bytes(data[start:start + size]))
+            self.size += size
+            self.pos = start + size + 2
+
+
+def _chunk_size(line: bytes) -> int:
+    size_text = line.split(b";", 1)[0].strip(b" \t")
+    if not _HEX.fullmatch(size_text):
+        raise HTTPError(400, "malformed chunk size")
+    return int(size_text, 16)
 
 
 def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
@@ -175,6 +190,8 @@ def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
         raise HTTPError(400, "corrupt compressed body") from None
     if len(out) > limit or decoder.unconsumed_tail:
         raise HTTPError(413, f"decompressed body larger than {limit} bytes")
+    if not decoder.eof:  # the stream stopped early: never act on a prefix of a body
+        raise HTTPError(400, "truncated compressed body")
     return out
 
 

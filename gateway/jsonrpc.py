@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import math
+import sys
 from typing import Any
 
 import jsonrpclib.config
@@ -57,7 +59,7 @@ def parse_body(body: bytes, max_depth: int) -> Any:
     if body.count(b"[") + body.count(b"{") > max_depth and _depth(body) > max_depth:
         raise faults.InvalidRequest(f"values nested deeper than {max_depth} levels")
     try:
-        return json.loads(body, parse_constant=_refuse_constant)
+        return json.loads(body, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except json.JSONDecodeError as error:
         raise faults.ParseError(f"not valid JSON ({error.msg} at line {error.lineno} "
                                 f"column {error.colno})") from None
@@ -67,6 +69,14 @@ def parse_body(body: bytes, max_depth: int) -> Any:
         raise faults.InvalidRequest("values nested too deeply") from None
     except ValueError:  # NaN/Infinity, or an integer past Python's digit limit
         raise faults.ParseError("not valid JSON (a number JSON does not allow)") from None
+
+
+def _bounded_int(digits: str) -> int:
+    """An integer past Python's int/str digit limit is a parameter too large, not bad JSON."""
+    if len(digits) - digits.startswith("-") > sys.get_int_max_str_digits() > 0:
+        raise faults.InvalidParams(f"an integer has more than "
+                                   f"{sys.get_int_max_str_digits()} digits")
+    return int(digits)
 
 
 def _depth(body: bytes) -> int:
@@ -119,7 +129,10 @@ def _is_notification(version: str, request: dict[str, Any]) -> bool:
 
 
 def _valid_id(rpcid: Any) -> bool:
-    return rpcid is None or (isinstance(rpcid, (str, int, float)) and not isinstance(rpcid, bool))
+    """A string, a number JSON can carry back (1e400 parses as infinity), or null."""
+    if isinstance(rpcid, float):
+        return math.isfinite(rpcid)
+    return rpcid is None or (isinstance(rpcid, (str, int)) and not isinstance(rpcid, bool))
 
 
 class JSONRPCServer(PooledJSONRPCServer):

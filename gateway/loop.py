@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from gateway.http import HTTPError, Request, parse_chunked, parse_head
+from gateway.http import ChunkedDecoder, HTTPError, Request, parse_head
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ class Limits:
 class Connection:
     """One accepted socket and its read buffer; owned by one thread at a time."""
 
-    __slots__ = ("sock", "fd", "client", "buffer", "request", "busy", "deadline", "handshaking")
+    __slots__ = ("sock", "fd", "client", "buffer", "request", "busy", "deadline", "handshaking",
+                 "chunks")
 
     def __init__(self, sock: socket.socket, client: str, deadline: float) -> None:
         self.sock = sock
@@ -71,6 +72,7 @@ class Connection:
         self.busy = False  # a worker owns it
         self.deadline = deadline
         self.handshaking = False  # TLS handshake not finished yet
+        self.chunks: ChunkedDecoder | None = None  # a chunked body being decoded
 
 
 class ConnectionLoop:
@@ -243,13 +245,15 @@ class ConnectionLoop:
         if conn.request is None:
             while buffer[:2] == b"\r\n":  # tolerated before a request line
                 del buffer[:2]
+            # The request line is judged first: an overlong one is 414 whatever its length.
+            if buffer.find(b"\r\n", 0, limits.max_line + 2) < 0 \
+                    and len(buffer) >= limits.max_line + 2:
+                raise HTTPError(414, "request line too long")
             end = buffer.find(b"\r\n\r\n")
             if end < 0 or end > limits.max_header_bytes:
                 if len(buffer) > limits.max_header_bytes:
                     raise HTTPError(431, "request head too large")
                 if end < 0:
-                    if buffer and buffer.find(b"\r\n") < 0 and len(buffer) > limits.max_line:
-                        raise HTTPError(414, "request line too long")
                     return None
             request = parse_head(bytes(buffer[:end]), limits.max_headers, limits.max_line)
             del buffer[:end + 4]
@@ -262,11 +266,14 @@ class ConnectionLoop:
                 self.send_now(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
         request = conn.request
         if request.chunked:
-            decoded = parse_chunked(buffer, 0, limits.max_body)
+            if conn.chunks is None:
+                conn.chunks = ChunkedDecoder(limits.max_body)
+            decoded = conn.chunks.feed(buffer)
             if decoded is None:
                 if len(buffer) > 2 * limits.max_body + 65536:
                     raise HTTPError(413, "chunked body too large")
                 return None
+            conn.chunks = None
             request.body, end = decoded
             del buffer[:end]
         else:

@@ -112,7 +112,12 @@ def parse_call(body: bytes, max_depth: int) -> tuple[str, tuple]:
     except expat.ExpatError as error:
         raise faults.ParseError(f"not well-formed XML ({expat.ErrorString(error.code)}, "
                                 f"line {error.lineno})") from None
-    except (ValueError, TypeError, OverflowError):
+    except ValueError as error:
+        if "encoding" in str(error):  # pyexpat: "multi-byte encodings are not supported"
+            raise faults.ParseError("the XML declares an encoding that is not supported") \
+                from None
+        raise faults.InvalidParams("a value does not match its type tag") from None
+    except (TypeError, OverflowError):
         raise faults.InvalidParams("a value does not match its type tag") from None
     except (xmlrpc.client.ResponseError, IndexError, KeyError):
         raise faults.InvalidRequest("not an XML-RPC methodCall") from None

@@ -8,12 +8,13 @@ instead of holding a thread for minutes and then failing to serialise.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from handlers.errors import DivisionByZero, InvalidParams, ResultTooLarge
 
 Number = int | float
 
+MODPOW_WORK = 1 << 36  # bits(y) * bits(z) ** 2 for pow(x, y, z): at most ~0.2 s of CPU
 DEFAULT_MAX_INT_BITS = 14_000  # a little under Python's 4300-digit str() limit
 
 
@@ -25,28 +26,25 @@ class Calculator:
 
     def add(self, a: Number, b: Number) -> Number:
         """Return a + b."""
-        return _number(a) + _number(b)
+        return _finite("add", lambda: _number(a) + _number(b))
 
     def subtract(self, a: Number, b: Number) -> Number:
         """Return |a - b| (the legacy semantics: never negative)."""
-        return abs(_number(a) - _number(b))
+        return _finite("subtract", lambda: abs(_number(a) - _number(b)))
 
     def multiply(self, a: Number, b: Number) -> Number:
         """Return a * b."""
         a, b = _number(a), _number(b)
         if isinstance(a, int) and isinstance(b, int):
             self._check_bits(_bits(a) + _bits(b), "multiply")
-        return a * b
+        return _finite("multiply", lambda: a * b)
 
     def divide(self, a: Number, b: Number) -> float:
         """Return a / b as a float; dividing by zero is a service error."""
         a, b = _number(a), _number(b)
         if b == 0:
             raise DivisionByZero("division by zero")
-        try:
-            return a / b
-        except OverflowError:
-            raise ResultTooLarge("divide: result is too large for a double") from None
+        return _finite("divide", lambda: a / b)
 
     def pow(self, x: Number, y: Number, z: int | None = None) -> Number:
         """Return x ** y, or x ** y % z with three arguments (like the builtin)."""
@@ -56,6 +54,9 @@ class Calculator:
                 raise InvalidParams("pow: all three arguments must be integers")
             if z == 0:
                 raise DivisionByZero("pow: modulus is zero")
+            self._check_bits(_bits(z), "pow")  # the result is smaller than the modulus
+            if _bits(y) * _bits(z) ** 2 > MODPOW_WORK:
+                raise ResultTooLarge("pow: exponent and modulus are too large to compute")
             try:
                 return pow(x, y, z)
             except ValueError as error:  # e.g. no inverse for a negative exponent
@@ -80,7 +81,11 @@ class Calculator:
 
     def _power(self, x: Number, y: Number, name: str) -> Number:
         if isinstance(x, int) and isinstance(y, int) and y > 0 and abs(x) > 1:
-            # |x| ** y has floor(y * log2|x|) + 1 bits (bit_length * y overshoots up to 2x).
+            # |x| >= 2, so the result has more than y bits; refuse a huge y before it meets
+            # a float (int too large to convert). Else |x| ** y has floor(y*log2|x|)+1 bits.
+            if y > self._max_int_bits:
+                raise ResultTooLarge(f"{name}: result would have more than "
+                                     f"{self._max_int_bits} bits")
             self._check_bits(math.floor(y * math.log2(abs(x))) + 1, name)
         try:
             result = x ** y
@@ -98,6 +103,17 @@ class Calculator:
                 f"{name}: result would have about {bits} bits, more than the limit of "
                 f"{self._max_int_bits}"
             )
+
+
+def _finite(name: str, compute: Callable[[], Number]) -> Number:
+    """A float overflow or a non-finite result is refused, never returned."""
+    try:
+        result = compute()
+    except OverflowError:
+        raise ResultTooLarge(f"{name}: result is too large for a double") from None
+    if isinstance(result, float) and not math.isfinite(result):
+        raise ResultTooLarge(f"{name}: the result is not a finite number")
+    return result
 
 
 def _number(value: Any) -> Number:
