@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     listeners = systemd.listen_fds()
     ours = [] if listeners else list(config.server.listen)
     try:
-        listeners = listeners or [open_listener(a, config.server.unix_socket_mode) for a in ours]
+        listeners = listeners or [open_listener(a, config.server.unix_socket_mode,
+                                                  reuse_port=config.server.workers > 1)
+                                    for a in ours]
     except OSError as error:
         log.error("cannot listen: %s", error)
         return 1

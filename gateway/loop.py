@@ -100,6 +100,9 @@ class ConnectionLoop:
             # EXCLUSIVE: with workers > 1 one process wakes per connection, not all.
             self._epoll.register(fd, select.EPOLLIN | select.EPOLLEXCLUSIVE)
         self.tls: ssl.SSLContext | None = None  # set by the server; read at each accept
+        # Connections taken per wake-up. With workers > 1 it is 1, so that a burst of
+        # connections is spread over the processes instead of landing on the first awake.
+        self.accept_batch = 64
         self._later: list[tuple[float, int, Connection, bytes]] = []  # delayed answers
         self._later_lock = threading.Lock()
         self.stopping = False
@@ -173,7 +176,7 @@ class ConnectionLoop:
     # -- accepting and reading --------------------------------------------------
 
     def _accept(self, listener: socket.socket) -> None:
-        for _ in range(64):
+        for _ in range(self.accept_batch):
             try:
                 sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -279,7 +282,9 @@ class ConnectionLoop:
         else:
             if len(buffer) < request.content_length:
                 return None
-            request.body = bytes(buffer[:request.content_length])
+            # One copy: slicing the bytearray first would copy the body twice.
+            with memoryview(buffer) as view:
+                request.body = bytes(view[:request.content_length])
             del buffer[:request.content_length]
         conn.request = None
         return request

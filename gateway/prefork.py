@@ -27,7 +27,7 @@ from typing import Callable
 
 from gateway import systemd
 from gateway.config import Config, ConfigError
-from gateway.listeners import describe
+from gateway.listeners import describe, reuseport_copy
 
 log = logging.getLogger("gateway")
 
@@ -35,9 +35,10 @@ HEARTBEAT = 1.0  # seconds between a worker's reports
 
 
 class Worker:
-    __slots__ = ("pid", "started", "ready", "last_report")
+    __slots__ = ("pid", "started", "ready", "last_report", "slot")
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, slot: int = 0) -> None:
+        self.slot = slot  # which of Master.slots it accepts on; a replacement keeps it
         self.pid = pid
         self.started = time.monotonic()
         self.ready = False
@@ -49,6 +50,12 @@ class Master:
                  reread: Callable[[], Config]) -> None:
         self.config = config
         self.listeners = listeners
+        # Slot i: the listening sockets worker i accepts on. Slot 0 is the bound (or
+        # adopted) set; the others are SO_REUSEPORT copies, so the kernel spreads
+        # connections over the workers by a hash of the peer instead of handing most
+        # of them to whichever worker is first in epoll_wait on one shared socket.
+        self.slots = [listeners] + [[reuseport_copy(s) for s in listeners]
+                                    for _ in range(config.server.workers - 1)]
         self.reread = reread
         self.workers: dict[int, Worker] = {}
         self.stopping = False
@@ -70,8 +77,8 @@ class Master:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
-        for _ in range(self.config.server.workers):
-            self._spawn()
+        for slot in range(self.config.server.workers):
+            self._spawn(slot)
         if not self._wait_ready(timeout=60.0):
             log.error("workers did not become ready; stopping")
             self._stop_workers()
@@ -98,13 +105,13 @@ class Master:
 
     # -- workers -------------------------------------------------------------------------
 
-    def _spawn(self) -> None:
+    def _spawn(self, slot: int = 0) -> None:
         pid = os.fork()
         if pid == 0:
-            os._exit(self._worker_main())
-        self.workers[pid] = Worker(pid)
+            os._exit(self._worker_main(slot))
+        self.workers[pid] = Worker(pid, slot)
 
-    def _worker_main(self) -> int:
+    def _worker_main(self, slot: int = 0) -> int:
         """In the child: a whole gateway, reporting to the master instead of systemd."""
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
@@ -123,7 +130,7 @@ class Master:
         try:
             from gateway.server import GatewayServer
             from gateway.supervisor import Supervisor
-            server = GatewayServer(self.config, self.listeners)
+            server = GatewayServer(self.config, self.slots[slot])
             return Supervisor(server, self.reread, notify=report, watchdog=HEARTBEAT).run()
         except Exception:
             log.exception("worker %d failed to start", pid)
@@ -182,7 +189,7 @@ class Master:
             self.backoff = min(max(self.backoff * 2, 0.5), 30.0) if quick else 0.0
             if self.backoff:
                 time.sleep(self.backoff)
-            self._spawn()
+            self._spawn(worker.slot)
 
     def _healthy(self, now: float) -> bool:
         return len(self.workers) == self.config.server.workers and all(

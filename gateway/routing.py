@@ -284,6 +284,7 @@ class Dispatcher:
             "status": "draining" if self.loop.stopping else "ok",
             "uptime": round(time.monotonic() - self.started, 1),
             "calls": self.calls,
+            "in_flight": self.xml.in_flight + self.json.in_flight,
             "connections": self.loop.connection_count,
             "auth_failures": self.auth.failures,
         }).encode()

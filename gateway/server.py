@@ -82,6 +82,7 @@ class GatewayServer:
         self.loop = ConnectionLoop(listeners, limits_from(config), self.dispatcher.dispatch,
                                    self.dispatcher.reject)
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
+        self.loop.accept_batch = 1 if config.server.workers > 1 else 64
         self.dispatcher.loop = self.loop
         self._closed = False
 

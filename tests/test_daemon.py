@@ -126,11 +126,11 @@ def health(url: str) -> dict:
         conn.close()
 
 
-def wait_for_connections(url: str, count: int, timeout: float = 10.0) -> None:
-    """Until the gateway holds ``count`` connections (this health check's included)."""
+def wait_for_calls_in_flight(url: str, count: int, timeout: float = 10.0) -> None:
+    """Until ``count`` calls are being run by the gateway's threads."""
     deadline = time.monotonic() + timeout
-    while health(url)["connections"] < count:
-        assert time.monotonic() < deadline, f"fewer than {count} connections after {timeout} s"
+    while health(url)["in_flight"] < count:
+        assert time.monotonic() < deadline, f"fewer than {count} calls in flight after {timeout} s"
         time.sleep(0.05)
 
 
@@ -266,7 +266,7 @@ def test_a_call_in_flight_during_sigterm_finishes_with_its_result(daemon):
         result=xmlrpc.client.ServerProxy(process.url).sleep(2)))
     caller.start()
     try:
-        wait_for_connections(process.url, 2)  # the slow call's connection is accepted
+        wait_for_calls_in_flight(process.url, 1)  # the slow call is running
         process.signal(signal.SIGTERM)
         process.wait_for("STOPPING=1")
     finally:

@@ -1,0 +1,77 @@
+"""The benchmark harness works end to end: bench/ in its seconds-long smoke mode.
+
+This proves the harness, not the gateway's speed: every server starts, every
+row is measured with calls and a CPU figure, the reports are written in the
+promised shape. No assertion here is about how fast anything is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xmlrpc.client
+from pathlib import Path
+
+from bench import loads, servers
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVERS = {"gateway", "stdlib-shipped", "stdlib-tuned", "jsonrpclib-shipped", "jsonrpclib-tuned"}
+
+
+def run_smoke(out: Path) -> tuple[subprocess.CompletedProcess, dict, str]:
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (json_path,) = out.glob("bench-*.json")
+    (markdown_path,) = out.glob("bench-*.md")
+    return done, json.loads(json_path.read_text()), markdown_path.read_text()
+
+
+def test_smoke_run_measures_every_server_and_writes_the_report(tmp_path):
+    done, result, markdown = run_smoke(tmp_path)
+
+    meta = result["meta"]
+    for key in ("date", "nproc", "cpu_model", "python", "pinning", "loadavg_before"):
+        assert meta[key], key
+    measured = {cell["server"] for cell in result["cells"]}
+    assert SERVERS <= measured
+    # workers=2 is measured, or the report says why not
+    assert "gateway-w2" in measured or any("--workers" in n for n in meta["notes"])
+    for cell in result["cells"]:
+        assert "error" not in cell, cell
+        assert cell["calls"] > 0 and cell["seconds"] > 0, cell
+        assert cell["cpu_us_per_call"] > 0, cell
+        assert 0 < cell["p50_ms"] <= cell["p99_ms"], cell
+        if cell["server"].startswith("gateway"):
+            assert cell["errors"] == 0, cell  # every answer was checked by rpc.lua / pyload
+    loads_seen = {(c["load"], c["protocol"], c["payload"]) for c in result["cells"]}
+    assert {("wrk", "xml", "small"), ("wrk", "json", "small"), ("python", "xml", "small"),
+            ("python", "json", "small"), ("wrk", "xml", "struct1000")} <= loads_seen
+
+    gateway_idle = next(e for e in result["idle"] if e["server"] == "gateway")
+    assert gateway_idle["answered"] == gateway_idle["idle_connections"]
+    assert all(f["calls"] > 0 for f in gateway_idle["fresh"])
+    assert gateway_idle["threads_max"] > 0 and gateway_idle["thread_bound"] > 0
+    assert result["memory"]["calls"] >= meta["plan"]["rss_calls"]
+    assert result["memory"]["rss_start_mib"] > 0
+
+    assert {t["met"] for t in result["targets"]} <= {True, False, None}
+    for heading in ("## Calls per second", "## Latency and server CPU", "## Targets",
+                    "| load | protocol | payload | concurrency | gateway |"):
+        assert heading in markdown
+    assert markdown.strip() in done.stdout
+
+
+def test_wrk_script_counts_a_fault_as_an_error_not_a_call(tmp_path):
+    gateway = servers.start_gateway("gateway", tmp_path, set())
+    try:
+        env = loads.wrk_env("xml", "small", tmp_path)
+        fault_body = tmp_path / "divide.xml"
+        fault_body.write_text(xmlrpc.client.dumps((1, 0), "divide"))
+        result = loads.run_wrk(gateway.url("xml"), {**env, "BENCH_BODY": str(fault_body)},
+                               2, 0.5, set())
+    finally:
+        gateway.stop()
+    assert result["calls"] == 0
+    assert result["errors"] > 0
