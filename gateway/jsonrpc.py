@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import re
 import math
 import sys
 from typing import Any
@@ -59,7 +60,7 @@ def parse_body(body: bytes, max_depth: int) -> Any:
     if body.count(b"[") + body.count(b"{") > max_depth and _depth(body) > max_depth:
         raise faults.InvalidRequest(f"values nested deeper than {max_depth} levels")
     try:
-        return json.loads(body, parse_constant=_refuse_constant, parse_int=_bounded_int)
+        return json.loads(body, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         raise faults.ParseError(f"not valid JSON ({error.msg} at line {error.lineno} "
                                 f"column {error.colno})") from None
@@ -68,15 +69,16 @@ def parse_body(body: bytes, max_depth: int) -> Any:
     except RecursionError:
         raise faults.InvalidRequest("values nested too deeply") from None
     except ValueError:  # NaN/Infinity, or an integer past Python's digit limit
+        if _has_huge_integer(body):
+            raise faults.InvalidParams(f"an integer has more than "
+                                       f"{sys.get_int_max_str_digits()} digits") from None
         raise faults.ParseError("not valid JSON (a number JSON does not allow)") from None
 
 
-def _bounded_int(digits: str) -> int:
-    """An integer past Python's int/str digit limit is a parameter too large, not bad JSON."""
-    if len(digits) - digits.startswith("-") > sys.get_int_max_str_digits() > 0:
-        raise faults.InvalidParams(f"an integer has more than "
-                                   f"{sys.get_int_max_str_digits()} digits")
-    return int(digits)
+def _has_huge_integer(body: bytes) -> bool:
+    """Only checked after a failure: a per-integer hook would slow every large array down."""
+    limit = sys.get_int_max_str_digits()
+    return limit > 0 and re.search(rb"[0-9]{%d}" % (limit + 1), body) is not None
 
 
 def _depth(body: bytes) -> int:
