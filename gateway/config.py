@@ -289,6 +289,18 @@ def _check_tls(tls: dict[str, Any], origins: dict[str, str]) -> list[str]:
     return []
 
 
+def reread_or_keep(reread: Callable[[], "Config"], log: Any) -> "Config | None":
+    """A reload's new config, or None (every problem logged) to keep the running one."""
+    try:
+        return reread()
+    except ConfigError as error:
+        for problem in error.problems:
+            log.error("reload refused, keeping the running configuration: %s", problem)
+    except Exception:  # a bug must not take the signal-handling thread down
+        log.exception("reload failed, keeping the running configuration")
+    return None
+
+
 def _merge_file(path: str, raw: dict, origins: dict, problems: list[str]) -> None:
     try:
         with open(path, "rb") as handle:

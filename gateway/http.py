@@ -74,7 +74,7 @@ def parse_head(head: bytes, max_headers: int, max_line: int) -> Request:
         raise HTTPError(400, "malformed request line")
     method, target, version = parts
     if method not in _TOKEN_METHODS:
-        raise HTTPError(501, f"method not implemented")
+        raise HTTPError(501, "method not implemented")
     if version not in ("HTTP/1.1", "HTTP/1.0"):
         raise HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are served")
     if len(lines) - 1 > max_headers:
@@ -183,7 +183,7 @@ def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
         wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS
         decoder = zlib.decompressobj(wbits)
     else:
-        raise HTTPError(415, f"unsupported Content-Encoding")
+        raise HTTPError(415, "unsupported Content-Encoding")
     try:
         out = decoder.decompress(body, limit + 1)
     except zlib.error:

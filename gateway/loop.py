@@ -26,7 +26,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from gateway.http import ChunkedDecoder, HTTPError, Request, parse_head
 

@@ -26,7 +26,7 @@ import time
 from typing import Callable
 
 from gateway import systemd
-from gateway.config import Config, ConfigError
+from gateway.config import Config, reread_or_keep
 from gateway.listeners import describe, reuseport_copy
 
 log = logging.getLogger("gateway")
@@ -197,15 +197,8 @@ class Master:
 
     def _reload(self) -> None:
         systemd.notify("RELOADING=1")
-        try:
-            config = self.reread()
-        except ConfigError as error:
-            for problem in error.problems:
-                log.error("reload refused, keeping the running configuration: %s", problem)
-            systemd.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
-            return
-        except Exception:  # a bug must not take the master down
-            log.exception("reload failed, keeping the running configuration")
+        config = reread_or_keep(self.reread, log)
+        if config is None:
             systemd.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
             return
         if config.server.workers != self.config.server.workers:

@@ -16,7 +16,7 @@ import time
 from typing import Callable
 
 from gateway import __version__, logs, systemd
-from gateway.config import Config, ConfigError
+from gateway.config import Config, reread_or_keep
 from gateway.server import GatewayServer, serve_in_thread
 
 log = logging.getLogger("gateway")
@@ -83,16 +83,10 @@ class Supervisor:
                 f"{server.loop.connection_count} connections")
 
     def _reload(self) -> None:
-        self.notify(f"RELOADING=1\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
-        try:
-            config = self.reread()
-        except ConfigError as error:
-            for problem in error.problems:
-                log.error("reload refused, keeping the running configuration: %s", problem)
-            self.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
-            return
-        except Exception:  # a bug must not take the signal-handling thread down
-            log.exception("reload failed, keeping the running configuration")
+        now_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.notify(f"RELOADING=1\nMONOTONIC_USEC={now_usec}")
+        config = reread_or_keep(self.reread, log)
+        if config is None:
             self.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
             return
         old = self.server.config

@@ -20,12 +20,12 @@ import time
 import uuid
 import xmlrpc.client
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import jsonrpclib
 import jsonrpclib.config
 import pytest
 import requests
+from tests.support import wire
 
 WIRE = Path(__file__).parent / "data" / "wire"
 ANY_STRING = "<any string>"
@@ -36,15 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def post(url: str, body: bytes, content_type: str | None = "application/json",
          path: str = "/jsonrpc") -> tuple[int, http.client.HTTPResponse, bytes]:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        headers = {"Content-Type": content_type} if content_type else {}
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response, response.read()
-    finally:
-        connection.close()
+    return wire.post(url, body, content_type, path)
 
 
 def call(url: str, payload, content_type: str = "application/json"):

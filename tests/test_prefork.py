@@ -26,7 +26,7 @@ def _wait_for_replacement(master: int, dead: int, timeout: float = 10.0) -> set[
 
 
 def test_two_workers_serve_both_protocols_and_stop_cleanly(daemon):
-    gateway = daemon("--workers", "2", "--service", f"calc=handlers.calculator:Calculator",
+    gateway = daemon("--workers", "2", "--service", "calc=handlers.calculator:Calculator",
                      "--service", COUNTING)
     assert xmlrpc.client.ServerProxy(gateway.url).calc.add(2, 3) == 5
     assert jsonrpclib.ServerProxy(gateway.url)._request("calc.multiply", [6, 7]) == 42

@@ -12,24 +12,16 @@ import datetime
 import http.client
 import xmlrpc.client
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+from tests.support import wire
 
 WIRE = Path(__file__).parent / "data" / "wire"
 
 
 def post(url: str, body: bytes, content_type: str | None = "text/xml",
          path: str = "/RPC2") -> tuple[int, http.client.HTTPResponse, bytes]:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        headers = {"Content-Type": content_type} if content_type else {}
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response, response.read()
-    finally:
-        connection.close()
+    return wire.post(url, body, content_type, path)
 
 
 def method_call(method: str, *values: str, declaration: str = "<?xml version='1.0'?>",
