@@ -25,6 +25,7 @@ from gateway.auth import Authenticator
 from gateway.http import HTTPError, Request, decode_body, media_type, response
 from gateway.loop import Connection, ConnectionLoop
 from gateway.xmlrpc import dump_fault
+from handlers.errors import ServiceError
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("gateway.access")
@@ -274,8 +275,14 @@ class Dispatcher:
             a, b = int(query.get("a", 0)), int(query.get("b", 0))
         except ValueError:
             raise HTTPError(400, "a and b must be integers") from None
-        result = self.table.call("add", [a, b])
-        return 200, json.dumps({"result": result}).encode(), JSON_CONTENT_TYPE, "add", "ok"
+        try:
+            answer, status, outcome = {"result": self.table.call("add", [a, b])}, 200, "ok"
+        except (faults.RPCError, ServiceError) as error:  # e.g. a service without add
+            code, message = faults.describe(error, "add")
+            answer = {"error": {"code": code, "message": message}}
+            status = 404 if code == faults.METHOD_NOT_FOUND else 400
+            outcome = f"error {code}"
+        return status, json.dumps(answer).encode(), JSON_CONTENT_TYPE, "add", outcome
 
     # -- shared -------------------------------------------------------------------
 

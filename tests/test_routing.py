@@ -203,3 +203,15 @@ def test_other_http_methods_are_405_with_allow(url, method):
     status, response, _ = request(url, method, "/RPC2", b"{}")
     assert status == 405
     assert "POST" in response.getheader("Allow")
+
+
+def test_get_add_query_on_a_service_without_add_is_a_clear_404(make_gateway):
+    """The notes' GET /?a=1&b=2 example needs an add method; without one: 404, not 500."""
+    server = make_gateway(service__services=["tests.support.services:Slow"])
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    connection.request("GET", "/?a=1&b=2")
+    reply = connection.getresponse()
+    body = json.loads(reply.read())
+    assert reply.status == 404
+    assert body["error"]["code"] == -32601
