@@ -4,7 +4,9 @@ Rules this module keeps:
 1. The loop thread never blocks on a peer. Sockets are non-blocking; a
    connection that sends nothing, or trickles bytes, costs only its buffer.
 2. A worker thread is taken only by a complete request (head and body read).
-   Idle keep-alive connections hold no thread, whatever their number.
+   Idle keep-alive connections hold no thread, whatever their number; the one
+   exception is ``next_request``: a worker whose pool is otherwise idle may
+   wait 2 ms for its connection's next call, which no one else can need.
 3. Each connection is armed in epoll with EPOLLONESHOT, so exactly one thread
    owns it at a time: the loop while it reads, one worker while it answers.
    The worker re-arms it (epoll is safe to modify from any thread) when the
@@ -338,6 +340,49 @@ class ConnectionLoop:
         else:
             self._arm(conn)
 
+    def next_request(self, conn: Connection, wait: float) -> Request | None:
+        """A worker that has just answered ``conn`` waits up to ``wait`` s for its next request.
+
+        Returns a complete request, the connection still owned by the worker; or None,
+        and the connection is back with the loop (or closed). A client that sends its
+        calls back to back then skips the loop's hand-off; the dispatcher lets a worker
+        wait only while its pool has threads to spare.
+        """
+        if self.stopping:
+            self.finish(conn, True)
+            return None
+        if not conn.buffer:
+            if not _wait_readable(conn.fd, wait):
+                self.finish(conn, True)
+                return None
+            try:
+                data = conn.sock.recv(_READ_SIZE)
+                if isinstance(conn.sock, ssl.SSLSocket):
+                    while conn.sock.pending():
+                        data += conn.sock.recv(conn.sock.pending())
+            except _WOULD_BLOCK:
+                self.finish(conn, True)
+                return None
+            except OSError:
+                data = b""
+            if not data:
+                self.close(conn)
+                return None
+            conn.deadline = time.monotonic() + self.limits.header_timeout
+            conn.buffer += data
+        try:
+            request = self._frame(conn)
+        except HTTPError as error:
+            self._reject(conn, error)
+            self.close(conn)
+            return None
+        if request is None:  # only part of it: the loop reads the rest
+            conn.busy = False
+            self._arm(conn)
+            return None
+        request.client = conn.client
+        return request
+
     def send_later(self, conn: Connection, data: bytes, delay: float) -> None:
         """Answer ``conn`` after ``delay`` seconds and close it, without holding a thread."""
         conn.busy = True
@@ -403,6 +448,15 @@ class ConnectionLoop:
             conn.sock.close()
         except OSError:
             pass
+
+
+def _wait_readable(fd: int, timeout: float) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLRDHUP)
+    try:
+        return bool(poller.poll(timeout * 1000))
+    except InterruptedError:
+        return False
 
 
 def _wait_writable(fd: int, timeout: float) -> bool:

@@ -37,16 +37,20 @@ XML_CONTENT_TYPE = "text/xml"
 JSON_CONTENT_TYPE = "application/json"
 ALLOW = "GET, HEAD, POST, OPTIONS"
 FAILED_AUTH_DELAY = 0.5  # seconds before a 401: slows guessing, holds no thread
+LINGER = 0.002  # seconds a spare worker waits for a connection's next call
 
 
 class Backend:
     """One protocol server plus the count of requests it holds (for the 503 bound)."""
 
-    def __init__(self, name: str, server: Any, content_type: str, capacity: int) -> None:
+    def __init__(self, name: str, server: Any, content_type: str, threads: int,
+                 queue_size: int) -> None:
         self.name = name
         self.server = server
         self.content_type = content_type
-        self.capacity = capacity
+        self.threads = threads
+        self.capacity = threads + queue_size
+        self.lingering = 0  # threads waiting for a connection's next call (see Dispatcher._run)
         self.in_flight = 0
         self.served = 0
         self._lock = threading.Lock()
@@ -57,6 +61,19 @@ class Backend:
                 return False
             self.in_flight += 1
             return True
+
+    def try_linger(self) -> bool:
+        """Only a thread whose pool is otherwise idle waits for a connection's next call:
+        it saves that client the loop's hand-off, and can never delay anyone else."""
+        with self._lock:
+            if self.in_flight + self.lingering:
+                return False
+            self.lingering += 1
+            return True
+
+    def end_linger(self) -> None:
+        with self._lock:
+            self.lingering -= 1
 
     def release(self) -> None:
         with self._lock:
@@ -210,10 +227,36 @@ class Dispatcher:
 
     def _run(self, conn: Connection, request: Request, backend: Backend,
              job: Callable[[], tuple[int, bytes, str, str, str]]) -> None:
+        """Answer ``request``; then, if the pool is otherwise idle, wait briefly for the
+        connection's next call and answer it here too (a client calling back to back)."""
+        while self._answer(conn, request, backend, job):
+            if not backend.try_linger():
+                self.loop.finish(conn, True)
+                return
+            try:
+                request = self.loop.next_request(conn, LINGER)
+            finally:
+                backend.end_linger()
+            if request is None:
+                return
+            try:
+                self._admit(request)
+                next_backend, job = self._route(request)
+            except HTTPError as error:
+                self.reject(conn, error, request)
+                self.loop.close(conn)
+                return
+            if next_backend is not backend or not backend.try_acquire():
+                self.dispatch(conn, request)  # another pool, or no room: the usual way
+                return
+
+    def _answer(self, conn: Connection, request: Request, backend: Backend,
+                job: Callable[[], tuple[int, bytes, str, str, str]]) -> bool:
+        """Run one job and write its response; True when the connection stays open."""
         start = time.perf_counter()
         if self.auth.enabled and not self.auth.allows(request.headers.get("authorization", "")):
             self._refuse_credentials(conn, request, backend)
-            return
+            return False
         try:
             status, body, ctype, method, outcome = job()
         except HTTPError as error:
@@ -238,7 +281,10 @@ class Dispatcher:
         backend.release()
         self._log(request, status, len(body), backend.name, method, outcome,
                   time.perf_counter() - start)
-        self.loop.finish(conn, keep and sent)
+        if not (keep and sent):
+            self.loop.finish(conn, False)
+            return False
+        return True
 
     def _refuse_credentials(self, conn: Connection, request: Request, backend: Backend) -> None:
         """401 after a pause, answered by the loop so the pause holds no thread."""

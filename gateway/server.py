@@ -75,9 +75,9 @@ class GatewayServer:
                                          config.limits.max_depth, config.limits.max_calls)
         self.dispatcher = Dispatcher(
             None, Backend("xmlrpc", self.xml_server, XML_CONTENT_TYPE,
-                          server.xmlrpc_threads + server.queue_size),
+                          server.xmlrpc_threads, server.queue_size),
             Backend("jsonrpc", self.json_server, JSON_CONTENT_TYPE,
-                    server.jsonrpc_threads + server.queue_size),
+                    server.jsonrpc_threads, server.queue_size),
             self.table, Settings(config), *access_from(config))
         self.loop = ConnectionLoop(listeners, limits_from(config), self.dispatcher.dispatch,
                                    self.dispatcher.reject)
