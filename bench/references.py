@@ -6,7 +6,7 @@ Four references, each serving one ``handlers.calculator.Calculator`` instance:
   standard library ships it (HTTP/1.0 handler: one call per connection;
   listen backlog 5; Nagle on).
 - ``stdlib-tuned``: the same with what a fair tuned server needs
-  (/work/shared/reference/performance.md): an HTTP/1.1 handler so clients keep
+  (the project's performance notes): an HTTP/1.1 handler so clients keep
   the connection, ``disable_nagle_algorithm`` (else 40 ms per call on a kept
   connection) and ``request_queue_size = 128`` (else bursts see 1 s stalls).
 - ``jsonrpclib-shipped`` / ``jsonrpclib-tuned``: jsonrpclib's
