@@ -103,14 +103,13 @@ class Dispatcher:
 
     # -- on the loop thread ------------------------------------------------------
 
-    def dispatch(self, conn: Connection, request: Request) -> None:
-        try:
-            self._admit(request)
-            backend, job = self._route(request)
-        except HTTPError as error:
-            self.reject(conn, error, request)
-            self.loop.close(conn)
+    def dispatch(self, conn: Connection, request: Request,
+                 routed: tuple[Backend | None, Callable[[], Any]] | None = None) -> None:
+        """Answer now, or hand to a backend; ``routed`` when the caller routed it already."""
+        routed = routed or self._admit_and_route(conn, request)
+        if routed is None:
             return
+        backend, job = routed
         if backend is None:  # answered without a worker
             keep = request.keep_alive and not self.loop.stopping
             data = job()
@@ -145,6 +144,17 @@ class Dispatcher:
             self._log(request, error.status, len(body), "http", "-", "-", 0.0)
         else:
             log.info("%s rejected: %d %s", conn.client, error.status, error)
+
+    def _admit_and_route(self, conn: Connection,
+                         request: Request) -> tuple[Backend | None, Callable[[], Any]] | None:
+        """(backend, job) for ``request``, or None once it has been refused and closed."""
+        try:
+            self._admit(request)
+            return self._route(request)
+        except HTTPError as error:
+            self.reject(conn, error, request)
+            self.loop.close(conn)
+            return None
 
     def _admit(self, request: Request) -> None:
         """Network, origin and rate checks: cheap, on the loop thread, before any work.
@@ -239,16 +249,13 @@ class Dispatcher:
                 backend.end_linger()
             if request is None:
                 return
-            try:
-                self._admit(request)
-                next_backend, job = self._route(request)
-            except HTTPError as error:
-                self.reject(conn, error, request)
-                self.loop.close(conn)
+            routed = self._admit_and_route(conn, request)
+            if routed is None:
                 return
-            if next_backend is not backend or not backend.try_acquire():
-                self.dispatch(conn, request)  # another pool, or no room: the usual way
+            if routed[0] is not backend or not backend.try_acquire():
+                self.dispatch(conn, request, routed)  # another pool, or no room: the usual way
                 return
+            job = routed[1]
 
     def _answer(self, conn: Connection, request: Request, backend: Backend,
                 job: Callable[[], tuple[int, bytes, str, str, str]]) -> bool:
