@@ -23,7 +23,7 @@ for package in "${DEBIAN_PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing Debian packages: ${missing[*]}"
-  as_root apt-get update -qq
+  as_root apt-get -o DPkg::Lock::Timeout=900 update -qq
   # systemd-container must match the installed systemd, or apt upgrades systemd itself.
   pinned=()
   for package in "${missing[@]}"; do
@@ -33,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
       pinned+=("$package")
     fi
   done
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends \
     "${pinned[@]}" >/dev/null
 fi
 
