@@ -20,7 +20,7 @@ from gateway.listeners import describe, open_listener
 from gateway.loop import ConnectionLoop, Limits
 from gateway.methods import MethodTable
 from gateway.routing import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Backend, Dispatcher
-from gateway.services import load_services
+from gateway.services import apply_max_int_bits, load_services
 from gateway.tls import server_context
 from gateway.xmlrpc import XMLRPCServer
 
@@ -42,12 +42,19 @@ def access_from(config: Config) -> tuple[AccessPolicy, Authenticator]:
             Authenticator(config.auth.users, config.auth.tokens, config.auth.realm))
 
 
+def backend_capacity(config: Config, name: str) -> int:
+    """Requests a backend may hold: its threads plus ``server.queue_size`` waiting."""
+    threads = getattr(config.server, f"{name}_threads")
+    return threads + config.server.queue_size
+
+
 class Settings:
     """The values the dispatcher reads per request; replaced whole on reload."""
 
     def __init__(self, config: Config) -> None:
         self.max_decompressed_bytes = config.limits.max_decompressed_bytes
         self.gzip_min_bytes = config.http.gzip_min_bytes or 1 << 62
+        self.get_calls = config.http.get_calls
 
 
 class GatewayServer:
@@ -100,8 +107,16 @@ class GatewayServer:
         return self.loop.wait(timeout + 5)
 
     def apply(self, config: Config) -> None:
-        """Take a reloaded config: limits and timeouts now; listeners and pools stay."""
+        """Take a reloaded config whole: every RELOAD key of the schema takes effect here.
+
+        RESTART keys (listeners, workers, threads, services) arrive unchanged: the
+        caller built ``config`` with ``config.for_reload``, which keeps their running
+        values and names each changed one in a warning.
+        """
         self.loop.limits = limits_from(config)
+        for backend in (self.dispatcher.xml, self.dispatcher.json):
+            backend.capacity = backend_capacity(config, backend.name)
+        apply_max_int_bits(self.table.services, config.limits.max_int_bits)
         self.dispatcher.settings = Settings(config)
         self.dispatcher.policy, self.dispatcher.auth = access_from(config)
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
