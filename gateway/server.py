@@ -38,7 +38,8 @@ def limits_from(config: Config) -> Limits:
 
 def access_from(config: Config) -> tuple[AccessPolicy, Authenticator]:
     a = config.access
-    return (AccessPolicy(a.allow_networks, a.allowed_origins, a.rate, a.burst),
+    return (AccessPolicy(a.allow_networks, a.allowed_origins, a.rate, a.burst,
+                         config.http.get_calls),
             Authenticator(config.auth.users, config.auth.tokens, config.auth.realm))
 
 
@@ -54,7 +55,6 @@ class Settings:
     def __init__(self, config: Config) -> None:
         self.max_decompressed_bytes = config.limits.max_decompressed_bytes
         self.gzip_min_bytes = config.http.gzip_min_bytes or 1 << 62
-        self.get_calls = config.http.get_calls
 
 
 class GatewayServer:

@@ -106,7 +106,7 @@ def _reload_probes(tmp_path):
         "limits.idle_timeout": (3.5, lambda s: s.loop.limits.idle_timeout, 3.5),
         "limits.write_timeout": (4.5, lambda s: s.loop.limits.write_timeout, 4.5),
         "http.gzip_min_bytes": (10, lambda s: s.dispatcher.settings.gzip_min_bytes, 10),
-        "http.get_calls": (False, lambda s: s.dispatcher.settings.get_calls, False),
+        "http.get_calls": (False, lambda s: s.dispatcher.policy.get_calls, False),
         "tls.certfile": (str(combined), lambda s: s.loop.tls is not None, True),
         "tls.keyfile": (str(key), lambda s: s.loop.tls is not None, True),
         "auth.users": ({"alice": hash_secret("pw")}, lambda s: list(s.dispatcher.auth.users),
