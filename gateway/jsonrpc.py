@@ -26,7 +26,7 @@ import jsonrpclib.config
 import jsonrpclib.threadpool
 from jsonrpclib.SimpleJSONRPCServer import PooledJSONRPCServer
 
-from gateway import faults
+from gateway import faults, jsonclass
 
 V10, V11, V20 = "1.0", "1.1", "2.0"
 
@@ -169,8 +169,9 @@ class JSONRPCServer(PooledJSONRPCServer):
         except faults.RPCError as error:
             return encode(reply(V20, None, error=(error.code, str(error)))), "-", \
                 f"error {error.code}"
+        hinted = jsonclass.may_hold(data)
         if not isinstance(request, list):
-            answer = self._one(request)
+            answer = self._one(request, hinted)
             method = request.get("method") if isinstance(request, dict) else None
             label = method[:64] if isinstance(method, str) else "-"
             if answer is None:
@@ -184,14 +185,17 @@ class JSONRPCServer(PooledJSONRPCServer):
             return encode(reply(V20, None, error=(
                 faults.INVALID_REQUEST, f"at most {self.max_calls} calls per batch"))), \
                 "batch", "error -32600"
-        answers = [a for a in map(self._one, request) if a is not None]
+        answers = [a for a in (self._one(call, hinted) for call in request) if a is not None]
         label = f"batch[{len(request)}]"
         if not answers:
             return None, label, "notification"
         try:
-            return encode(answers), label, "ok"
+            payload = encode(answers)
         except (TypeError, ValueError):
-            return b"[" + b",".join(self._encode_reply(a) for a in answers) + b"]", label, "ok"
+            payload = None
+        if payload is None or jsonclass.may_hold(payload):  # one by one: each checked
+            payload = b"[" + b",".join(self._encode_reply(a) for a in answers) + b"]"
+        return payload, label, "ok"
 
     def call_from_query(self, method: str, params: Any, rpcid: Any) -> bytes:
         """``GET /jsonrpc?method=add&params=[1,2]&id=1``: answered as JSON-RPC 2.0."""
@@ -200,7 +204,10 @@ class JSONRPCServer(PooledJSONRPCServer):
 
     def _encode_reply(self, answer: dict[str, Any]) -> bytes:
         try:
-            return encode(answer)
+            payload = encode(answer)
+            if not (jsonclass.may_hold(payload) and jsonclass.holds(answer.get("result"))):
+                return payload
+            error = (faults.INTERNAL_ERROR, jsonclass.WITHHELD)
         except ValueError:  # NaN or infinity: the same code XML-RPC gives (one table)
             error = (faults.INVALID_PARAMS, "the result is not a finite number")
         except TypeError as problem:  # a service returned a type JSON has no form for
@@ -208,8 +215,9 @@ class JSONRPCServer(PooledJSONRPCServer):
         version = V20 if "jsonrpc" in answer else V11 if "version" in answer else V10
         return encode(reply(version, answer.get("id"), error=error))
 
-    def _one(self, request: Any) -> dict[str, Any] | None:
-        """Answer one call object; None for a notification."""
+    def _one(self, request: Any, hinted: bool = True) -> dict[str, Any] | None:
+        """Answer one call object; None for a notification. ``hinted``: the body may
+        hold a class hint (see gateway.jsonclass), so params are searched for one."""
         if not isinstance(request, dict):
             return reply(V20, None, error=(faults.INVALID_REQUEST, "a call must be an object"))
         if "jsonrpc" in request or "method" not in request:
@@ -235,6 +243,8 @@ class JSONRPCServer(PooledJSONRPCServer):
                                                 "params must be an array or an object"))
         notification = _is_notification(version, request)
         try:
+            if hinted and jsonclass.holds(params):
+                raise faults.InvalidParams(jsonclass.REFUSED)
             result = self.instance.call(method, params)
         except Exception as error:
             if notification:

@@ -75,3 +75,15 @@ class Tally:
     def count(self) -> int:
         """Return the count (and do not change it)."""
         return len(self.calls)
+
+
+class Hinting:
+    """Results that hold JSON-RPC class hints, built from harmless parameters."""
+
+    def made(self, name: str) -> dict:
+        """Return a class hint naming ``name``, nested inside a list."""
+        return {"items": [1, {"__jsonclass__": [str(name), []]}]}
+
+    def echo(self, value: object) -> object:
+        """Return ``value``."""
+        return value
