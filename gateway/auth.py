@@ -5,7 +5,8 @@ Stored form: ``scrypt$N$r$p$SALT$HASH`` (salt and hash in base64), made by
 milliseconds by design, so a successful check is remembered (keyed by a
 SHA-256 of the credentials, never the password) and repeated calls on
 keep-alive connections cost a dictionary lookup. Comparisons are
-constant-time.
+constant-time, and an unknown user name costs the same scrypt as a wrong
+password, so timing does not tell names apart.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Authenticator:
         self.tokens = tokens
         self.realm = realm
         self.enabled = bool(users or tokens)
+        self._decoy = _decoy_hash(next(iter(users.values()), None))
         self.failures = 0
         self._verified: OrderedDict[bytes, bool] = OrderedDict()
         self._lock = threading.Lock()
@@ -86,10 +88,13 @@ class Authenticator:
             user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        stored = self.users.get(user)
-        if not sep or stored is None:
-            return False
-        return self._remembered(b"b" + value.encode(), lambda: verify_secret(password, stored))
+        stored = self.users.get(user) if sep else None
+        if stored is None:
+            # As slow as a wrong password, so the answer's timing does not tell which
+            # user names exist: the same scrypt, against a hash nobody's password matches.
+            stored = self._decoy
+        return self._remembered(b"b" + value.encode(), lambda: verify_secret(password, stored)
+                                and stored is not self._decoy)
 
     def _remembered(self, credentials: bytes, check) -> bool:
         key = hashlib.sha256(credentials).digest()
@@ -106,3 +111,12 @@ class Authenticator:
             if len(self._verified) > _CACHE_SIZE:
                 self._verified.popitem(last=False)
         return True
+
+
+def _decoy_hash(model: str | None) -> str:
+    """A hash with ``model``'s scrypt cost (the default cost without one) that no password
+    matches: its digest is random, not derived from any secret."""
+    match = _HASH_FORMAT.fullmatch(model or "")
+    n, r, p = (match[1], match[2], match[3]) if match else (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    salt, digest = (base64.b64encode(os.urandom(size)).decode() for size in (16, 32))
+    return f"scrypt${n}${r}${p}${salt}${digest}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import logging
 import socket
@@ -15,7 +16,7 @@ import jsonrpclib
 import pytest
 
 from gateway import load_config
-from gateway.auth import hash_secret
+from gateway.auth import Authenticator, hash_secret
 from tests.support.certs import make_certificate
 from tests.support.processes import ROOT
 
@@ -189,3 +190,25 @@ def test_certificate_is_reloaded_without_closing_the_listener(make_gateway, cert
     with pytest.raises(ssl.SSLError):
         xmlrpc.client.ServerProxy(url, context=ssl.create_default_context(
             cafile=str(cert))).add(1, 2)
+
+
+def test_unknown_user_costs_the_same_as_a_wrong_password(alice_hash):
+    """Interleaved attempts, real scrypt (~55 ms each): the medians may differ < 20 ms."""
+    auth = Authenticator({"alice": alice_hash}, (), "test")
+
+    def basic(user: str, password: str) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    timings: dict[str, list[float]] = {"unknown": [], "wrong": []}
+    for attempt in range(20):
+        for kind, header in (("unknown", basic(f"mallory{attempt}", "guess")),
+                             ("wrong", basic("alice", f"guess{attempt}"))):
+            start = time.perf_counter()
+            assert not auth.allows(header)
+            timings[kind].append(time.perf_counter() - start)
+    unknown, wrong = (sorted(timings[k])[10] for k in ("unknown", "wrong"))
+    assert wrong > 0.02, f"a wrong password took {wrong * 1000:.1f} ms: no scrypt ran"
+    assert abs(unknown - wrong) < 0.02, f"unknown {unknown * 1000:.1f} ms, wrong " \
+                                        f"{wrong * 1000:.1f} ms"
+    assert auth.failures == 40
+    assert auth.allows(basic("alice", PASSWORD))
