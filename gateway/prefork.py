@@ -1,7 +1,10 @@
 """``workers = N``: a master process supervising N forked gateway processes.
 
 The master binds (or adopts) the listeners before forking, so every worker
-accepts on the same sockets; it never accepts itself. Each worker is a whole
+accepts on the same address; it never accepts itself. Each worker keeps only its
+own slot's sockets, and the master closes its copies as soon as it stops, so that
+after SIGTERM new connections are refused at once instead of queueing on sockets
+nobody serves. Each worker is a whole
 gateway (threaded XML-RPC server and pooled JSON-RPC server sharing one
 service instance) run by a Supervisor whose notifications go up a pipe.
 
@@ -56,6 +59,7 @@ class Master:
         # of them to whichever worker is first in epoll_wait on one shared socket.
         self.slots = [listeners] + [[reuseport_copy(s) for s in listeners]
                                     for _ in range(config.server.workers - 1)]
+        self.where = ", ".join(describe(s) for s in listeners)  # said after they close too
         self.reread = reread
         self.workers: dict[int, Worker] = {}
         self.stopping = False
@@ -83,9 +87,8 @@ class Master:
             log.error("workers did not become ready; stopping")
             self._stop_workers()
             return 1
-        where = ", ".join(describe(s) for s in self.listeners)
         log.info("master %d: %d workers serving XML-RPC and JSON-RPC on %s",
-                 os.getpid(), len(self.workers), where)
+                 os.getpid(), len(self.workers), self.where)
         systemd.notify(f"READY=1\nSTATUS={self._status()}")
         watchdog = systemd.watchdog_interval()
         next_ping = 0.0
@@ -100,6 +103,7 @@ class Master:
                 systemd.notify(f"WATCHDOG=1\nSTATUS={self._status()}")
                 next_ping = now + watchdog
         systemd.notify("STOPPING=1\nSTATUS=draining")
+        self._close_listeners()
         log.info("master: stopping %d workers", len(self.workers))
         return 0 if self._stop_workers() else 1
 
@@ -118,6 +122,9 @@ class Master:
         for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
             os.environ.pop(name, None)
         os.close(self.report_r)
+        for other, sockets in enumerate(self.slots):
+            if other != slot:  # held here, a socket would queue connections nobody serves
+                _close_unshared(sockets, self.slots[slot])
         report_w = self.report_w
         pid = os.getpid()
 
@@ -230,9 +237,24 @@ class Master:
             clean = False
         return clean
 
+    def _close_listeners(self) -> None:
+        """On stop: the master never accepts, so once no replacement worker can be needed
+        its copies must go, or the kernel would keep completing handshakes on sockets
+        that nobody serves any more. Each worker closes its own as its loop stops."""
+        for sockets in self.slots:
+            for sock in sockets:
+                sock.close()
+
     def _status(self) -> str:
-        where = ", ".join(describe(s) for s in self.listeners)
-        return f"listening on {where}; {len(self.workers)} workers"
+        return f"listening on {self.where}; {len(self.workers)} workers"
+
+
+def _close_unshared(sockets: list[socket.socket], keep: list[socket.socket]) -> None:
+    """Close ``sockets`` except those also in ``keep`` (a Unix or systemd socket is
+    shared by every slot, see ``reuseport_copy``)."""
+    for sock in sockets:
+        if all(sock is not kept for kept in keep):
+            sock.close()
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -2,6 +2,8 @@
 
 import os
 import signal
+import socket
+import threading
 import time
 import xmlrpc.client
 
@@ -33,7 +35,7 @@ def test_two_workers_serve_both_protocols_and_stop_cleanly(daemon):
     master = gateway.process.pid
     assert master not in _pids(gateway.url), "the master must never answer calls"
     assert gateway.stop() == 0
-    assert "STOPPING=1" in gateway.wait_for("STOPPING=1")
+    gateway.wait_for("STOPPING=1")  # raises if the master never said it
 
 
 def test_a_killed_worker_is_replaced(daemon):
@@ -58,6 +60,41 @@ def test_reload_with_a_broken_config_keeps_every_worker(daemon, tmp_path):
     assert "reload refused" in gateway.stderr() and "workers" in gateway.stderr()
     assert xmlrpc.client.ServerProxy(gateway.url).whoami() in before
     assert _children(gateway.process.pid) == before
+
+
+def test_after_sigterm_every_process_refuses_new_connections_and_answers_calls_in_flight(
+        daemon):
+    gateway = daemon("--workers", "2", "--service", "tests.support.services:Slow")
+    host, port = gateway.address.rsplit(":", 1)
+    address = (host, int(port))
+    answers: list[object] = []
+    calls = [threading.Thread(target=lambda: answers.append(
+        xmlrpc.client.ServerProxy(gateway.url).sleep(4))) for _ in range(4)]
+    for call in calls:
+        call.start()
+    time.sleep(0.5)  # the calls are in flight, on both workers (by the peer-port hash)
+    gateway.signal(signal.SIGTERM)
+    deadline = time.monotonic() + 1.5  # the master acts on a signal within 0.5 s
+    while time.monotonic() < deadline and _accepts(address):
+        time.sleep(0.05)
+    # Every later attempt is refused at once: none is queued on a socket nobody serves.
+    # Fresh source ports hash to every worker's SO_REUSEPORT socket in turn.
+    refused = [not _accepts(address) for _ in range(40)]
+    assert answers == [] and gateway.process.poll() is None, "still draining meanwhile"
+    assert all(refused), f"{refused.count(False)} of 40 connections were accepted after stop"
+    for call in calls:
+        call.join(10)
+    assert answers == [4, 4, 4, 4], "calls in flight were not answered"
+    assert gateway.process.wait(10) == 0
+
+
+def _accepts(address: tuple[str, int]) -> bool:
+    """True if a TCP connection is accepted (even if never served), False if refused."""
+    try:
+        with socket.create_connection(address, timeout=2):
+            return True
+    except ConnectionRefusedError:
+        return False
 
 
 def _children(pid: int) -> set[int]:
