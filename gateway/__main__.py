@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from gateway import __version__, logs, systemd
+from gateway import __version__, logs, memory, systemd
 from gateway.config import Config, ConfigError, load_config
 from gateway.listeners import open_listener, remove_unix_sockets
 from gateway.server import GatewayServer
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rpc-gateway: configuration {config.path or '(built-in defaults)'} is valid")
         return 0
     logs.configure(config.logging.level, config.logging.access_log)
+    memory.tune_malloc()  # before any server thread exists (see gateway.memory)
     listeners = systemd.listen_fds()
     ours = [] if listeners else list(config.server.listen)
     try:

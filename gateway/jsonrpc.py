@@ -26,7 +26,7 @@ import jsonrpclib.config
 import jsonrpclib.threadpool
 from jsonrpclib.SimpleJSONRPCServer import PooledJSONRPCServer
 
-from gateway import faults, jsonclass
+from gateway import faults, jsonclass, memory
 
 V10, V11, V20 = "1.0", "1.1", "2.0"
 
@@ -155,7 +155,7 @@ class JSONRPCServer(PooledJSONRPCServer):
         self.max_calls = max_calls
 
     def submit(self, job: Any) -> None:
-        self.request_pool.enqueue(job)
+        self.request_pool.enqueue(memory.Once(job))  # the pool's idle threads keep their last
 
     def _marshaled_dispatch(self, data: bytes, dispatch_method: Any = None,
                             path: Any = None) -> bytes | None:

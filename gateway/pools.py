@@ -13,6 +13,8 @@ import queue
 import threading
 from typing import Any, Callable
 
+from gateway import memory
+
 log = logging.getLogger(__name__)
 
 _STOP = object()
@@ -29,7 +31,7 @@ class WorkerPoolMixIn:
             worker.start()
 
     def submit(self, job: Callable[[], Any]) -> None:
-        self._jobs.put(job)
+        self._jobs.put(memory.Once(job))  # an idle thread must not pin its last request
 
     def stop_workers(self, timeout: float | None = None) -> None:
         """Let queued jobs finish, then end every thread."""

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Callable
 
-from gateway import __version__, logs, systemd
+from gateway import __version__, logs, memory, systemd
 from gateway.config import Config, for_reload, reread_or_keep
 from gateway.server import GatewayServer, serve_in_thread
 
@@ -51,6 +51,7 @@ class Supervisor:
         signal.signal(signal.SIGHUP, self._on_reload)
         server = self.server
         thread = serve_in_thread(server)
+        trimmer = memory.start_trimmer()
         where = ", ".join(server.addresses)
         services = ", ".join(server.config.service.services)
         log.info("rpc-gateway %s serving XML-RPC and JSON-RPC on %s (service: %s)",
@@ -74,6 +75,8 @@ class Supervisor:
         self.notify("STOPPING=1\nSTATUS=draining")
         finished = server.shutdown()
         thread.join(5)
+        if trimmer is not None:
+            trimmer.stop()
         server.server_close()
         log.info("stopped after %d calls", server.dispatcher.calls)
         return 0 if finished else 1
