@@ -12,7 +12,8 @@ Rules:
 1. The master alone speaks to systemd: READY=1 once every worker is ready,
    WATCHDOG=1 only while every worker's loop has reported in recently.
 2. SIGTERM/SIGINT and SIGHUP are forwarded; a reload is validated by the
-   master first, so a broken file never reaches the workers.
+   master first, so a broken file never reaches the workers, and READY=1 ends
+   it only once every worker has reported it applied.
 3. A worker that dies unasked is replaced; one dying again within a second of
    its start is replaced after a growing pause, so a crash loop cannot spin.
 """
@@ -212,9 +213,21 @@ class Master:
         self.config, warnings = for_reload(self.config, config)
         for warning in warnings:
             log.warning("%s", warning)
-        for pid in self.workers:
-            _signal(pid, signal.SIGHUP)
+        for worker in self.workers.values():
+            worker.ready = False  # until it reports READY=1 again, with the new config
+            _signal(worker.pid, signal.SIGHUP)
+        self._wait_reloaded(timeout=10.0)
         systemd.notify(f"READY=1\nSTATUS={self._status()}")
+
+    def _wait_reloaded(self, timeout: float) -> None:
+        """systemd's READY=1 ends a reload: only once every worker has applied it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping:
+            if all(w.ready for w in self.workers.values()):
+                return
+            self._read_reports(timeout=0.1)
+            self._reap()  # a replacement starts with the new config and reports READY=1
+        log.warning("reload: not every worker confirmed it within %.0f s", timeout)
 
     def _stop_workers(self) -> bool:
         """SIGTERM every worker and wait for the drain; SIGKILL stragglers. True if all clean."""

@@ -30,6 +30,7 @@ import time
 import xmlrpc.client
 from pathlib import Path
 
+import jsonrpclib
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,6 +307,27 @@ def test_sighup_applies_a_valid_config_without_refusing_a_connection(daemon, tmp
     proxy.listinfo("after")
     time.sleep(1)
     assert " listinfo " not in process.stderr(), "access line logged at level warning"
+    assert process.stop() == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sighup_applies_max_int_bits_and_queue_size_and_names_restart_keys(
+        daemon, tmp_path, workers):
+    config = write(tmp_path / "gateway.toml", f"[server]\nworkers = {workers}\n")
+    process = daemon("--config", str(config))
+    assert jsonrpclib.ServerProxy(process.url).pow(2, 1000) == 2 ** 1000
+    config.write_text(f"[server]\nworkers = {workers}\nqueue_size = 0\nxmlrpc_threads = 2\n"
+                      "[limits]\nmax_int_bits = 100\n")
+    assert "reload failed" not in reload(process)
+    wait_for_text(process.stderr_path, "reload: server.xmlrpc_threads changed")
+    for _ in range(20):  # fresh connections: every worker has applied it
+        with pytest.raises(jsonrpclib.jsonrpc.ProtocolError) as refused:
+            jsonrpclib.ServerProxy(process.url).pow(2, 1000)
+        code, message = refused.value.args[0][:2]
+        assert code == -32602 and "100" in message
+    log = process.stderr()
+    assert log.count("takes effect on restart") == 1, "one warning, from one process"
+    assert "max_int_bits" not in log and "queue_size" not in log, "applied, so not warned"
     assert process.stop() == 0
 
 
