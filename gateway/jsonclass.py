@@ -3,7 +3,7 @@
 jsonrpclib turns an object with a ``__jsonclass__`` member into an instance of
 the class it names: a default client fails on it (``TranslationError``), and one
 configured with registered or dynamic classes builds whatever the hint says. The
-gateway registers no classes, so it refuses hints in params (-32602) and never
+gateway registers no classes, so it refuses calls holding one (-32602) and never
 sends one in an answer, whatever a service returns.
 
 Checks cost a byte search per body; only a body that could hold the member (its
@@ -17,7 +17,7 @@ from typing import Any
 HINT = "__jsonclass__"
 _HINT_BYTES = HINT.encode()
 
-REFUSED = (f'a class hint ("{HINT}") in params is refused: this gateway registers no '
+REFUSED = (f'a class hint ("{HINT}") in a call is refused: this gateway registers no '
            "classes, and JSON-RPC clients would turn the hint into an object")
 WITHHELD = (f'the result holds a class hint ("{HINT}"), which JSON-RPC clients would turn '
             "into an object; it is not sent")

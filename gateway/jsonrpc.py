@@ -217,7 +217,7 @@ class JSONRPCServer(PooledJSONRPCServer):
 
     def _one(self, request: Any, hinted: bool = True) -> dict[str, Any] | None:
         """Answer one call object; None for a notification. ``hinted``: the body may
-        hold a class hint (see gateway.jsonclass), so params are searched for one."""
+        hold a class hint (see gateway.jsonclass), so the call is searched for one."""
         if not isinstance(request, dict):
             return reply(V20, None, error=(faults.INVALID_REQUEST, "a call must be an object"))
         if "jsonrpc" in request or "method" not in request:
@@ -243,7 +243,7 @@ class JSONRPCServer(PooledJSONRPCServer):
                                                 "params must be an array or an object"))
         notification = _is_notification(version, request)
         try:
-            if hinted and jsonclass.holds(params):
+            if hinted and jsonclass.holds(request):  # in params, or beside them
                 raise faults.InvalidParams(jsonclass.REFUSED)
             result = self.instance.call(method, params)
         except Exception as error:
