@@ -20,17 +20,19 @@ _OTHER_SITES = frozenset({"cross-site", "same-site"})
 
 
 class AccessPolicy:
-    def __init__(self, networks: tuple[str, ...], origins: tuple[str, ...], rate: float,
-                 burst: int, get_calls: bool = True) -> None:
-        self.networks = [ipaddress.ip_network(n, strict=False) for n in networks]
-        self.origins = frozenset(o.rstrip("/").lower() for o in origins)
+    """The ``[access]`` keys (and ``http.get_calls``), each under its configuration name."""
+
+    def __init__(self, allow_networks: tuple[str, ...], allowed_origins: tuple[str, ...],
+                 rate: float, burst: int, get_calls: bool = True) -> None:
+        self.allow_networks = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
+        self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
         self.rate = rate
         self.burst = max(burst, 1)
         self.get_calls = get_calls
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def client_allowed(self, client: str) -> bool:
-        if not self.networks or client == "unix":
+        if not self.allow_networks or client == "unix":
             return True
         try:
             address = ipaddress.ip_address(client)
@@ -38,11 +40,11 @@ class AccessPolicy:
             return False
         if address.version == 6 and address.ipv4_mapped:
             address = address.ipv4_mapped
-        return any(address in network for network in self.networks)
+        return any(address in network for network in self.allow_networks)
 
     def origin_listed(self, origin: str) -> bool:
         """``origin`` is in ``access.allowed_origins`` (or the list holds ``*``)."""
-        return "*" in self.origins or origin.rstrip("/").lower() in self.origins
+        return "*" in self.allowed_origins or origin.rstrip("/").lower() in self.allowed_origins
 
     def cors_headers(self, origin: str | None) -> dict[str, str]:
         """CORS answer headers: only a listed Origin may read answers cross-origin."""

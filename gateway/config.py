@@ -134,6 +134,8 @@ class Section:
         object.__setattr__(self, "_values", MappingProxyType(dict(values)))
 
     def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):  # not set yet (copy, pickle): no recursion through _values
+            raise AttributeError(key)
         try:
             return self._values[key]
         except KeyError:
@@ -168,6 +170,8 @@ class Config:
         object.__setattr__(self, "path", path)
 
     def __getattr__(self, name: str) -> Section:
+        if name.startswith("_"):
+            raise AttributeError(name)
         try:
             return self._sections[name]
         except KeyError:

@@ -116,7 +116,7 @@ def _reload_probes(tmp_path):
         "access.allow_networks": (["10.0.0.0/8"], lambda s: s.dispatcher.policy
                                   .client_allowed("127.0.0.1"), False),
         "access.allowed_origins": (["https://app.example"], lambda s: s.dispatcher.policy
-                                   .origins, {"https://app.example"}),
+                                   .allowed_origins, {"https://app.example"}),
         "access.rate": (2.0, lambda s: s.dispatcher.policy.rate, 2.0),
         "access.burst": (3, lambda s: s.dispatcher.policy.burst, 3),
         "logging.level": ("error", lambda s: logging.getLogger().level, logging.ERROR),
