@@ -30,7 +30,7 @@ class CDPError(AssertionError):
 
 
 class Chromium:
-    def __init__(self, timeout: float = 30.0) -> None:
+    def __init__(self, timeout: float = 60.0) -> None:
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="gateway-chromium-")
         to_browser_r, self._to_browser = os.pipe()
