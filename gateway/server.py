@@ -3,7 +3,7 @@
 Shape: a threaded ``SimpleXMLRPCServer`` subclass and a jsonrpclib
 ``PooledJSONRPCServer`` subclass are built around the SAME registered
 instance (the method table holding the service objects); the connection loop
-owns the listening sockets and the dispatcher routes each request to one of
+owns the listening sockets and the router routes each request to one of
 the two by Content-Type.
 """
 
@@ -17,9 +17,11 @@ from gateway.auth import Authenticator
 from gateway.config import Config
 from gateway.jsonrpc import JSONRPCServer
 from gateway.listeners import describe, open_listener
-from gateway.loop import ConnectionLoop, Limits
+from gateway.loop import ConnectionLoop, Limits, LoopStatus
 from gateway.methods import MethodTable
-from gateway.routing import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Backend, Dispatcher
+from gateway.pools import Backend
+from gateway.reply import JSON_CONTENT_TYPE, XML_CONTENT_TYPE
+from gateway.routing import Router
 from gateway.services import load_services
 from gateway.tls import server_context
 from gateway.xmlrpc import XMLRPCServer
@@ -43,7 +45,7 @@ def access_from(config: Config) -> tuple[AccessPolicy, Authenticator]:
 
 
 class Settings:
-    """The values the dispatcher reads per request; replaced whole on reload."""
+    """The values the router reads per request; replaced whole on reload."""
 
     def __init__(self, config: Config) -> None:
         self.max_decompressed_bytes = config.limits.max_decompressed_bytes
@@ -73,17 +75,17 @@ class GatewayServer:
         self.xml_server = XMLRPCServer(self.table, server.xmlrpc_threads, config.limits.max_depth)
         self.json_server = JSONRPCServer(self.table, server.jsonrpc_threads,
                                          config.limits.max_depth, config.limits.max_calls)
-        self.dispatcher = Dispatcher(
-            None, Backend("xmlrpc", self.xml_server, XML_CONTENT_TYPE,
-                          server.xmlrpc_threads, server.queue_size),
+        status = LoopStatus()
+        self.router = Router(
+            Backend("xmlrpc", self.xml_server, XML_CONTENT_TYPE,
+                    server.xmlrpc_threads, server.queue_size),
             Backend("jsonrpc", self.json_server, JSON_CONTENT_TYPE,
                     server.jsonrpc_threads, server.queue_size),
-            self.table, Settings(config), *access_from(config))
-        self.loop = ConnectionLoop(listeners, limits_from(config), self.dispatcher.dispatch,
-                                   self.dispatcher.reject)
-        self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
-        self.loop.accept_batch = 1 if config.server.workers > 1 else 64
-        self.dispatcher.loop = self.loop
+            self.table, Settings(config), *access_from(config), status)
+        self.loop = ConnectionLoop(
+            listeners, limits_from(config), self.router, status,
+            tls=server_context(config.tls.certfile, config.tls.keyfile),
+            accept_batch=1 if config.server.workers > 1 else 64)
         self._closed = False
 
     @property
@@ -102,8 +104,7 @@ class GatewayServer:
     def apply(self, config: Config) -> None:
         """Take a reloaded config: limits and timeouts now; listeners and pools stay."""
         self.loop.limits = limits_from(config)
-        self.dispatcher.settings = Settings(config)
-        self.dispatcher.policy, self.dispatcher.auth = access_from(config)
+        self.router.reconfigure(Settings(config), *access_from(config))
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
         self.xml_server.max_depth = self.json_server.max_depth = config.limits.max_depth
         self.json_server.max_calls = self.table.max_calls = config.limits.max_calls

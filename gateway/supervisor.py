@@ -74,12 +74,12 @@ class Supervisor:
         finished = server.shutdown()
         thread.join(5)
         server.server_close()
-        log.info("stopped after %d calls", server.dispatcher.calls)
+        log.info("stopped after %d calls", server.router.calls)
         return 0 if finished else 1
 
     def _status(self) -> str:
         server = self.server
-        return (f"listening on {', '.join(server.addresses)}; {server.dispatcher.calls} calls; "
+        return (f"listening on {', '.join(server.addresses)}; {server.router.calls} calls; "
                 f"{server.loop.connection_count} connections")
 
     def _reload(self) -> None:
