@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from gateway import faults
 from gateway.http import HTTPError, Request, decode_body
-from gateway.loop import Connection, LoopStatus
+from gateway.connection import Connection
+from gateway.loop import LoopStatus
 from gateway.pools import Backend
 from gateway.reply import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, Reply, error_reply
 

@@ -20,10 +20,7 @@ writes it without blocking. So:
 
 from __future__ import annotations
 
-import collections
-import heapq
 import logging
-import os
 import select
 import socket
 import ssl
@@ -32,6 +29,9 @@ import time
 from typing import Any, Protocol
 
 from gateway.accepting import Acceptor, send_and_close
+from gateway.connection import (BUSY, CLOSING, DONE, HANDSHAKE, PLAINTEXT, READING,
+                                WANT_READ, WANT_WRITE, WRITING, Connection)
+from gateway.handoff import Handoff
 from gateway.http import CONTINUE, HTTPError, Request, RequestReader
 from gateway.reply import plain_error
 
@@ -40,13 +40,10 @@ log = logging.getLogger(__name__)
 _READ = select.EPOLLIN | select.EPOLLONESHOT | select.EPOLLRDHUP
 _WRITE = select.EPOLLOUT | select.EPOLLONESHOT
 _READ_WRITE = _READ | select.EPOLLOUT  # a TLS handshake waiting to write
-_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-_READ_SIZE = 256 * 1024
 _SWEEP_INTERVAL = 0.25
 _CLOSE_LINGER = 2.0  # seconds a refused client may take to stop sending before we close
 _CONTINUE_BYTES = b"HTTP/1.1 100 Continue\r\n\r\n"
-HANDSHAKE, READING, BUSY, WRITING, CLOSING, CLOSED = (
-    "handshake", "reading", "busy", "writing", "closing", "closed")
+_TLS_REQUIRED = plain_error(400, "this port speaks TLS: use https:// (plain HTTP was sent)")
 
 
 class Limits:
@@ -83,32 +80,6 @@ class Handler(Protocol):
     def on_error(self, conn: "Connection", error: HTTPError, head: Request | None) -> None: ...
 
 
-class Connection:
-    """One accepted socket, its framing state and its pending answer; owned by the loop."""
-
-    __slots__ = ("_loop", "sock", "fd", "client", "reader", "state", "deadline", "out", "keep")
-
-    def __init__(self, loop: "ConnectionLoop", sock: socket.socket, client: str,
-                 reader: RequestReader, state: str, deadline: float) -> None:
-        self._loop = loop
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.client = client
-        self.reader = reader
-        self.state = state
-        self.deadline = deadline
-        self.out: memoryview | None = None  # the answer being written
-        self.keep = False  # keep the connection open once ``out`` is written
-
-    def reply(self, data: bytes, keep_alive: bool) -> None:
-        """Hand the answer to the loop, from any thread; the loop writes it."""
-        self._loop.post(self, data, keep_alive, 0.0)
-
-    def reply_later(self, data: bytes, delay: float) -> None:
-        """Answer after ``delay`` seconds, then close; the pause holds no thread."""
-        self._loop.post(self, data, False, delay)
-
-
 class ConnectionLoop:
     """Accepts on every listener, frames requests, and writes the answers handed back."""
 
@@ -122,13 +93,7 @@ class ConnectionLoop:
         self._epoll = select.epoll()
         self._acceptor = Acceptor(self._epoll, listeners, accept_batch)
         self._conns: dict[int, Connection] = {}
-        self._inbox: collections.deque[tuple[Connection, bytes, bool, float]] = \
-            collections.deque()
-        self._later: list[tuple[float, int, Connection, bytes]] = []  # delayed answers
-        self._wakefd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._wake_pending = False
-        self._epoll.register(self._wakefd, select.EPOLLIN)
-        self._thread: int | None = None
+        self._handoff = Handoff(self._epoll)
         self.heartbeat = time.monotonic()  # the watchdog pings only while this moves
         self._drain_deadline = 0.0
         self._stopped = threading.Event()
@@ -137,7 +102,7 @@ class ConnectionLoop:
     # -- running --------------------------------------------------------------
 
     def serve_forever(self) -> None:
-        self._thread = threading.get_ident()
+        self._handoff.owner = threading.get_ident()
         self._stopped.clear()
         next_sweep = time.monotonic() + _SWEEP_INTERVAL
         try:
@@ -145,25 +110,24 @@ class ConnectionLoop:
                 for fd, events in self._epoll.poll(self._poll_timeout()):
                     self._on_event(fd, events)
                 now = self.heartbeat = time.monotonic()
-                self._send_due(now)
                 self._acceptor.tick(now)
                 if now >= next_sweep:
                     self._sweep(now)
                     next_sweep = now + _SWEEP_INTERVAL
-                self._take_replies()
+                self._write_answers(now)
         finally:
             for conn in list(self._conns.values()):
                 self.close(conn)
             self._acceptor.close()
             self._epoll.close()
-            os.close(self._wakefd)
+            self._handoff.close()
             self._stopped.set()
 
     def stop(self, drain_timeout: float) -> None:
         """Stop accepting and drain; returns at once (``wait`` for the end)."""
         self._drain_deadline = time.monotonic() + drain_timeout
         self.status.stopping = True
-        self._wake()
+        self._handoff.wake()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
@@ -176,8 +140,8 @@ class ConnectionLoop:
         if self._acceptor.owns(fd):
             for sock, address in self._acceptor.accept(fd, time.monotonic()):
                 self._add(sock, address)
-        elif fd == self._wakefd:
-            self._on_wake()
+        elif fd == self._handoff.fd:
+            self._handoff.on_wake()
         else:
             conn = self._conns.get(fd)
             if conn is None:
@@ -199,16 +163,14 @@ class ConnectionLoop:
             return True
         for conn in list(self._conns.values()):
             if conn.state is CLOSING or conn.state in (READING, HANDSHAKE) and \
-                    not conn.reader.pending and not _has_pending_bytes(conn.sock):
+                    not conn.reader.pending and not conn.has_unread_bytes():
                 self.close(conn)
         return not self._conns
 
     def _poll_timeout(self) -> float:
-        timeout, now = _SWEEP_INTERVAL, time.monotonic()
-        if self._later:
-            timeout = min(timeout, max(0.0, self._later[0][0] - now))
-        resting = self._acceptor.timeout(now)
-        return timeout if resting is None else min(timeout, resting)
+        now = time.monotonic()
+        waits = (self._handoff.timeout(now), self._acceptor.timeout(now))
+        return min([_SWEEP_INTERVAL, *(wait for wait in waits if wait is not None)])
 
     # -- accepting and reading --------------------------------------------------
 
@@ -232,7 +194,7 @@ class ConnectionLoop:
                 sock.close()
                 return
             state = HANDSHAKE
-        conn = Connection(self, sock, client, RequestReader(self.limits), state,
+        conn = Connection(self._handoff.post, sock, client, RequestReader(self.limits), state,
                           time.monotonic() + self.limits.header_timeout)
         self._conns[conn.fd] = conn
         self.status.connections = len(self._conns)
@@ -240,49 +202,24 @@ class ConnectionLoop:
 
     def _handshake(self, conn: Connection) -> None:
         """Advance a TLS handshake; read once it is done."""
-        try:
-            conn.sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self._arm(conn, _READ)
-            return
-        except ssl.SSLWantWriteError:
-            self._arm(conn, _READ_WRITE)
-            return
-        except ssl.SSLError as error:
-            if error.reason == "HTTP_REQUEST":  # plain HTTP sent to the TLS port
-                self._refuse_plaintext(conn)
-                return
-            log.info("%s TLS handshake failed: %s", conn.client, error)
+        result = conn.handshake()
+        if result is DONE:
+            conn.state = READING
+            self._read(conn)
+        elif result is WANT_READ or result is WANT_WRITE:
+            self._arm(conn, _READ if result is WANT_READ else _READ_WRITE)
+        elif result is PLAINTEXT:  # answered in plain HTTP, as nginx does
+            log.info("%s sent plain HTTP to a TLS port", conn.client)
+            conn.send_raw(_TLS_REQUIRED)
+            self._linger(conn)
+        else:
+            log.info("%s TLS handshake failed", conn.client)
             self.close(conn)
-            return
-        except (OSError, ValueError) as error:
-            log.info("%s TLS handshake failed: %s", conn.client, error)
-            self.close(conn)
-            return
-        conn.state = READING
-        self._read(conn)
-
-    def _refuse_plaintext(self, conn: Connection) -> None:
-        """Answer in plain HTTP, as nginx does, then close once the client has stopped."""
-        log.info("%s sent plain HTTP to a TLS port", conn.client)
-        try:
-            socket.socket.send(conn.sock, plain_error(
-                400, "this port speaks TLS: use https:// (plain HTTP was sent)"))
-        except OSError:
-            pass
-        self._linger(conn)
 
     def _read(self, conn: Connection) -> None:
-        try:
-            data = conn.sock.recv(_READ_SIZE)
-            if isinstance(conn.sock, ssl.SSLSocket):
-                while conn.sock.pending():  # decrypted bytes epoll cannot see
-                    data += conn.sock.recv(conn.sock.pending())
-        except _WOULD_BLOCK:
+        data = conn.receive()
+        if data is None:
             self._arm(conn, _READ)
-            return
-        except OSError:
-            self.close(conn)
             return
         if not data:
             self.close(conn)
@@ -299,7 +236,7 @@ class ConnectionLoop:
         try:
             event = reader.next_event()
             if event is CONTINUE:
-                _send_interim(conn.sock, _CONTINUE_BYTES)
+                conn.send_interim(_CONTINUE_BYTES)
                 event = reader.next_event()
         except HTTPError as error:
             conn.state = BUSY
@@ -333,70 +270,32 @@ class ConnectionLoop:
 
     # -- answers handed back ------------------------------------------------------
 
-    def post(self, conn: Connection, data: bytes, keep_alive: bool, delay: float) -> None:
-        """Queue an answer for the loop to write (any thread); see ``Connection.reply``."""
-        self._inbox.append((conn, data, keep_alive, delay))
-        if threading.get_ident() != self._thread and not self._wake_pending:
-            self._wake_pending = True
-            self._wake()
-
-    def _on_wake(self) -> None:
-        try:
-            os.eventfd_read(self._wakefd)
-        except BlockingIOError:
-            pass
-        self._wake_pending = False
-
-    def _wake(self) -> None:
-        try:
-            os.eventfd_write(self._wakefd, 1)
-        except (BlockingIOError, OSError):
-            pass
-
-    def _take_replies(self) -> None:
-        inbox = self._inbox
-        while inbox:
-            conn, data, keep, delay = inbox.popleft()
-            if conn.state is not BUSY:  # closed meanwhile (drain timeout, loop ending)
-                continue
-            if delay:
-                heapq.heappush(self._later, (time.monotonic() + delay, id(conn), conn, data))
-                continue
-            conn.out, conn.keep = memoryview(data), keep
-            self._flush(conn)
-
-    def _send_due(self, now: float) -> None:
-        while self._later and self._later[0][0] <= now:
-            _, _, conn, data = heapq.heappop(self._later)
-            if conn.state is BUSY:
-                conn.out, conn.keep = memoryview(data), False
+    def _write_answers(self, now: float) -> None:
+        for conn, data, keep in self._handoff.take(now):
+            if conn.state is BUSY:  # else closed meanwhile (drain timeout, loop ending)
+                conn.out, conn.keep = memoryview(data), keep
                 self._flush(conn)
 
     # -- writing and closing ------------------------------------------------------
 
     def _flush(self, conn: Connection) -> None:
         """Write what the socket takes now; wait for EPOLLOUT for the rest."""
-        try:
-            while conn.out:
-                sent = conn.sock.send(conn.out)
-                conn.out = conn.out[sent:]
-        except _WOULD_BLOCK:
+        done = conn.write_out()
+        if done:
+            self._written(conn)
+        elif done is None:
+            self.close(conn)
+        else:
             if conn.state is not WRITING:
                 conn.state = WRITING
                 conn.deadline = time.monotonic() + self.limits.write_timeout
             self._arm(conn, _WRITE)
-            return
-        except OSError:
-            self.close(conn)
-            return
-        conn.out = None
-        self._written(conn)
 
     def _written(self, conn: Connection) -> None:
         """The answer is out: read the next request, or close."""
         reader = conn.reader
         if not conn.keep or self.status.stopping and not reader.pending:
-            if reader.pending or _has_pending_bytes(conn.sock):
+            if reader.pending or conn.has_unread_bytes():
                 self._linger(conn)
             else:
                 self.close(conn)
@@ -412,9 +311,7 @@ class ConnectionLoop:
     def _linger(self, conn: Connection) -> None:
         """Half-close and read what the client still sends, so that closing sends no
         reset that could destroy the answer before the client has read it."""
-        try:
-            socket.socket.shutdown(conn.sock, socket.SHUT_WR)
-        except OSError:
+        if not conn.half_close():
             self.close(conn)
             return
         conn.state = CLOSING
@@ -422,45 +319,14 @@ class ConnectionLoop:
         self._arm(conn, _READ)
 
     def _discard(self, conn: Connection) -> None:
-        try:
-            for _ in range(16):  # a fast sender cannot keep the loop here
-                if not socket.socket.recv(conn.sock, _READ_SIZE):
-                    break
-            else:
-                self._arm(conn, _READ)
-                return
-        except (BlockingIOError, InterruptedError):
+        if conn.discard_input():
+            self.close(conn)
+        else:
             self._arm(conn, _READ)
-            return
-        except OSError:
-            pass
-        self.close(conn)
 
     def close(self, conn: Connection) -> None:
         if self._conns.get(conn.fd) is not conn:
             return
         del self._conns[conn.fd]
         self.status.connections = len(self._conns)
-        conn.state, conn.out = CLOSED, None
-        try:
-            conn.sock.close()
-        except OSError:
-            pass
-
-
-def _send_interim(sock: socket.socket, data: bytes) -> None:
-    """A 1xx answer is tiny and goes first: if the socket will not take it now, the
-    client's own wait (curl: 1 s) sends the body anyway."""
-    try:
-        sock.send(data)
-    except OSError:
-        pass
-
-
-def _has_pending_bytes(sock: socket.socket) -> bool:
-    """True when a request has arrived but is not read yet: it is not idle, so keep it."""
-    try:
-        # the plain socket's recv: for TLS, any raw record means the peer is not idle
-        return bool(socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-    except OSError:
-        return False
+        conn.close_socket()

@@ -25,7 +25,8 @@ from gateway.access import AccessPolicy
 from gateway.answering import Answerer, call, finish, record
 from gateway.auth import Authenticator
 from gateway.http import HTTPError, Request, decode_body, media_type
-from gateway.loop import Connection, LoopStatus
+from gateway.connection import Connection
+from gateway.loop import LoopStatus
 from gateway.pools import Backend
 from gateway.reply import JSON_TYPES, XML_TYPES, Reply, error_reply
 
