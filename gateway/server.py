@@ -52,6 +52,21 @@ class Settings:
         self.gzip_min_bytes = config.http.gzip_min_bytes or 1 << 62
 
 
+def build_router(config: Config, services: list[tuple[str, object]] | None = None) -> Router:
+    """The method table, both protocol servers and the router: everything but sockets."""
+    if services is None:
+        services = load_services(config.service.services, config.limits.max_int_bits)
+    table = MethodTable(services, config.limits.max_calls)
+    server, limits = config.server, config.limits
+    xml_server = XMLRPCServer(table, server.xmlrpc_threads, limits.max_depth)
+    json_server = JSONRPCServer(table, server.jsonrpc_threads, limits.max_depth, limits.max_calls)
+    return Router(
+        Backend("xmlrpc", xml_server, XML_CONTENT_TYPE, server.xmlrpc_threads, server.queue_size),
+        Backend("jsonrpc", json_server, JSON_CONTENT_TYPE, server.jsonrpc_threads,
+                server.queue_size),
+        table, Settings(config), *access_from(config), LoopStatus())
+
+
 class GatewayServer:
     """Serve XML-RPC and JSON-RPC on the given (or configured) listeners.
 
@@ -68,22 +83,11 @@ class GatewayServer:
                          for a in config.server.listen]
         self.listeners = listeners
         self.server_address = listeners[0].getsockname()
-        if services is None:
-            services = load_services(config.service.services, config.limits.max_int_bits)
-        self.table = MethodTable(services, config.limits.max_calls)
-        server = config.server
-        self.xml_server = XMLRPCServer(self.table, server.xmlrpc_threads, config.limits.max_depth)
-        self.json_server = JSONRPCServer(self.table, server.jsonrpc_threads,
-                                         config.limits.max_depth, config.limits.max_calls)
-        status = LoopStatus()
-        self.router = Router(
-            Backend("xmlrpc", self.xml_server, XML_CONTENT_TYPE,
-                    server.xmlrpc_threads, server.queue_size),
-            Backend("jsonrpc", self.json_server, JSON_CONTENT_TYPE,
-                    server.jsonrpc_threads, server.queue_size),
-            self.table, Settings(config), *access_from(config), status)
+        self.router = build_router(config, services)
+        self.table = self.router.table
+        self.xml_server, self.json_server = self.router.xml.server, self.router.json.server
         self.loop = ConnectionLoop(
-            listeners, limits_from(config), self.router, status,
+            listeners, limits_from(config), self.router, self.router.status,
             tls=server_context(config.tls.certfile, config.tls.keyfile),
             accept_batch=1 if config.server.workers > 1 else 64)
         self._closed = False
