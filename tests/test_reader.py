@@ -16,7 +16,7 @@ from gateway.http import CONTINUE, HTTPError, Request, RequestReader
 from gateway.server import limits_from
 from tests.hostile.cases import CATALOGUE
 from tests.hostile.catalogue import Target
-from tests.hostile.memory import config_of
+from tests.support.gateways import config_of
 from tests.test_hostile import CONFIGURATIONS
 
 CONFIG = config_of(**CONFIGURATIONS["small"])  # max_body 64 KiB, head 4096, 32 headers, line 1024

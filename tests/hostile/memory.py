@@ -1,6 +1,6 @@
 """The gateway without sockets: a RequestReader and the Router, fed bytes in memory.
 
-This is the in-memory twin of ``gateways.InProcessGateway``: the same config,
+This is the in-memory twin of ``tests.support.gateways.InProcessGateway``: the same config,
 method table, protocol servers and router (``gateway.server.build_router``),
 with a ``MemoryConnection`` where the loop would put a socket. It runs the
 hostile catalogue in milliseconds and shows which layer answers each case.
@@ -12,10 +12,10 @@ import queue
 import time
 from typing import Any, Iterable
 
-from gateway import load_config
 from gateway.http import CONTINUE, HTTPError, Request, RequestReader
 from gateway.server import build_router, limits_from
 from tests.hostile.wire import Reply, parse_reply
+from tests.support.gateways import config_of
 
 MAX_PIECES = 100_000  # an endless upload must be refused well before this
 
@@ -33,13 +33,6 @@ class MemoryConnection:
 
     def reply_later(self, data: bytes, delay: float) -> None:
         self.answers.put((data, False))
-
-
-def config_of(**settings: Any) -> Any:
-    """A configuration from test settings (``limits__max_depth=8``), no file, no environment."""
-    merged = {"server.listen": ["127.0.0.1:0"], "logging.access_log": False}
-    merged.update({key.replace("__", "."): value for key, value in settings.items()})
-    return load_config(overrides=merged, use_default_path=False, environ={})
 
 
 class MemoryGateway:
