@@ -21,7 +21,7 @@ import xmlrpc.client
 import pytest
 
 from tests.hostile.wire import Client
-from tests.support.certs import self_signed
+from tests.support.certs import make_certificate
 
 JSON_CALL = b'{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}'
 
@@ -79,7 +79,7 @@ def test_tab_in_a_header_value_is_allowed(gateway):
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    return self_signed(tmp_path_factory.mktemp("tls"))
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def test_plain_http_to_the_tls_port_is_a_plain_400_without_reset(make_gateway, certificate):

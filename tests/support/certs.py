@@ -1,4 +1,4 @@
-"""A self-signed certificate for 127.0.0.1, made by the openssl CLI, for TLS tests."""
+"""Self-signed certificates for 127.0.0.1, made by the openssl CLI."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import subprocess
 from pathlib import Path
 
 
-def self_signed(folder: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
-    """(certificate, key) files in ``folder``, valid for IP 127.0.0.1."""
+def make_certificate(folder: Path, name: str = "cert", common_name: str = "127.0.0.1",
+                     ) -> tuple[Path, Path]:
+    """(certificate, key) PEM files in ``folder``, valid for IP 127.0.0.1 for two days."""
     cert, key = folder / f"{name}.pem", folder / f"{name}.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-subj", f"/CN={common_name}", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
