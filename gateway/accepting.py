@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import select
 import socket
@@ -65,9 +66,10 @@ class Acceptor:
                 break
         return accepted
 
-    def timeout(self, now: float) -> float | None:
-        """Seconds until the listeners come back, if they are resting."""
-        return max(0.0, self._resume_at - now) if self._resume_at else None
+    @property
+    def resume_at(self) -> float:
+        """When resting listeners come back (monotonic clock); inf if they are not resting."""
+        return self._resume_at or math.inf
 
     def tick(self, now: float) -> None:
         """Put resting listeners back, and end an episode that has gone quiet."""

@@ -85,8 +85,9 @@ class Answerer:
             backend.release()
         reply.protocol = backend.name
         data = finish(request, reply, self.status, self.settings.gzip_min_bytes)
-        conn.reply(data, reply.keep_alive)
         record(request, reply, time.perf_counter() - start)
+        # Last: the loop thread wakes now, and this thread has nothing left to hold the GIL for.
+        conn.reply(data, reply.keep_alive)
 
     def _refuse_credentials(self, conn: Connection, request: Request, backend: Backend) -> None:
         """401 after a pause, written by the loop so that the pause holds no thread."""

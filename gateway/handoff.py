@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import heapq
+import math
 import os
 import select
 import threading
@@ -25,6 +26,7 @@ class Handoff:
         self._later: list[tuple[float, int, Answer]] = []
         self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._wake_pending = False
+        self._fd_lock = threading.Lock()  # a late worker must not write to a reused fd
         self._epoll = epoll
         epoll.register(self.fd, select.EPOLLIN)
         self.owner: int | None = None  # the loop thread's ident, once it runs
@@ -37,10 +39,9 @@ class Handoff:
             self.wake()
 
     def wake(self) -> None:
-        try:
-            os.eventfd_write(self.fd, 1)
-        except OSError:
-            pass
+        with self._fd_lock:
+            if self.fd >= 0:
+                os.eventfd_write(self.fd, 1)
 
     def on_wake(self) -> None:
         """The loop saw the eventfd: clear it before taking, so no post is missed."""
@@ -62,9 +63,16 @@ class Handoff:
         while self._later and self._later[0][0] <= now:
             yield heapq.heappop(self._later)[2]
 
-    def timeout(self, now: float) -> float | None:
-        """Seconds until the next delayed answer is due."""
-        return max(0.0, self._later[0][0] - now) if self._later else None
+    @property
+    def waiting(self) -> bool:
+        """Answers are queued or delayed: ``take`` has something to look at."""
+        return bool(self._inbox or self._later)
+
+    def next_due(self) -> float:
+        """When the next delayed answer is due (monotonic clock); inf if none is."""
+        return self._later[0][0] if self._later else math.inf
 
     def close(self) -> None:
-        os.close(self.fd)
+        with self._fd_lock:
+            fd, self.fd = self.fd, -1
+        os.close(fd)

@@ -21,6 +21,7 @@ writes it without blocking. So:
 from __future__ import annotations
 
 import logging
+import math
 import select
 import socket
 import ssl
@@ -168,9 +169,10 @@ class ConnectionLoop:
         return not self._conns
 
     def _poll_timeout(self) -> float:
-        now = time.monotonic()
-        waits = (self._handoff.timeout(now), self._acceptor.timeout(now))
-        return min([_SWEEP_INTERVAL, *(wait for wait in waits if wait is not None)])
+        first = min(self._handoff.next_due(), self._acceptor.resume_at)
+        if first == math.inf:
+            return _SWEEP_INTERVAL
+        return max(0.0, min(_SWEEP_INTERVAL, first - time.monotonic()))
 
     # -- accepting and reading --------------------------------------------------
 
@@ -271,6 +273,8 @@ class ConnectionLoop:
     # -- answers handed back ------------------------------------------------------
 
     def _write_answers(self, now: float) -> None:
+        if not self._handoff.waiting:
+            return
         for conn, data, keep in self._handoff.take(now):
             if conn.state is BUSY:  # else closed meanwhile (drain timeout, loop ending)
                 conn.out, conn.keep = memoryview(data), keep

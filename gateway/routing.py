@@ -179,6 +179,7 @@ class Router:
 
     def _refuse(self, conn: Connection, error: HTTPError, request: Request) -> None:
         reply = error_reply(error, request)
+        reply.head_only = request.method == "HEAD"
         conn.reply(reply.encode(), False)
         record(request, reply, 0.0)
 
