@@ -20,7 +20,7 @@ from handlers.errors import ServiceError
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
 
-def health(request: Request, facts: dict[str, Any]) -> Reply:
+def health(facts: dict[str, Any]) -> Reply:
     """``GET /healthz``: 200 while serving, 503 while draining (so a balancer moves on)."""
     draining = facts["status"] == "draining"
     return Reply(503 if draining else 200, json.dumps(facts).encode(), JSON_CONTENT_TYPE)

@@ -118,7 +118,7 @@ class Router:
             self._refuse(conn, error, request)
             return
         if where.endpoint == HEALTH:
-            self._answer_now(conn, request, endpoints.health(request, self._health_facts()))
+            self._answer_now(conn, request, endpoints.health(self._health_facts()))
         elif where.endpoint == PREFLIGHT:
             self._answer_now(conn, request, endpoints.preflight(request))
         else:
