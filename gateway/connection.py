@@ -28,7 +28,8 @@ class Connection:
     request), ``WRITING`` (an answer waits for EPOLLOUT), ``CLOSING`` (half-closed,
     draining), plus ``HANDSHAKE`` for TLS and ``CLOSED``."""
 
-    __slots__ = ("_post", "sock", "fd", "client", "reader", "state", "deadline", "out", "keep")
+    __slots__ = ("_post", "sock", "fd", "client", "reader", "state", "deadline", "out", "keep",
+                 "held")
 
     def __init__(self, post: Any, sock: socket.socket, client: str, reader: RequestReader,
                  state: str, deadline: float) -> None:
@@ -41,6 +42,7 @@ class Connection:
         self.deadline = deadline
         self.out: memoryview | None = None  # the answer being written
         self.keep = False  # keep the connection open once ``out`` is written
+        self.held = 0  # bytes of the answer counted in LoopStatus.unsent until it is out
 
     # -- any thread ----------------------------------------------------------------
 
@@ -139,7 +141,7 @@ class Connection:
             return False
 
     def close_socket(self) -> None:
-        self.state, self.out = CLOSED, None
+        self.state, self.out, self.held = CLOSED, None, 0
         try:
             self.sock.close()
         except OSError:

@@ -9,9 +9,11 @@ writes it without blocking. So:
 2. A worker thread is taken only by a complete request (head and body read,
    framed by ``gateway.http.RequestReader``) and is free as soon as the answer
    is computed. Idle keep-alive connections hold no thread, whatever their number.
-3. Output is bounded per connection: it is not read again until its answer is
+3. Output is bounded: a connection is not read again until its answer is
    written, so it holds at most one answer; a reader slower than
-   ``write_timeout`` is dropped.
+   ``write_timeout`` is dropped; and while the answers waiting for slow readers
+   pass a budget (``LoopStatus.unsent``, see ``routing.UNSENT_BUDGET``), new
+   calls are refused 503 instead of computed.
 4. Every phase has a deadline: headers, body, idle keep-alive, write, close.
 5. On stop: listeners close, idle connections close, requests in flight and
    requests already being received finish (answered with Connection: close)
@@ -71,6 +73,7 @@ class LoopStatus:
     def __init__(self) -> None:
         self.stopping = False
         self.connections = 0
+        self.unsent = 0  # bytes of answers handed to the loop and not yet written out
 
 
 class Handler(Protocol):
@@ -277,7 +280,8 @@ class ConnectionLoop:
             return
         for conn, data, keep in self._handoff.take(now):
             if conn.state is BUSY:  # else closed meanwhile (drain timeout, loop ending)
-                conn.out, conn.keep = memoryview(data), keep
+                conn.out, conn.keep, conn.held = memoryview(data), keep, len(data)
+                self.status.unsent += conn.held
                 self._flush(conn)
 
     # -- writing and closing ------------------------------------------------------
@@ -297,6 +301,8 @@ class ConnectionLoop:
 
     def _written(self, conn: Connection) -> None:
         """The answer is out: read the next request, or close."""
+        self.status.unsent -= conn.held
+        conn.held = 0
         reader = conn.reader
         if not conn.keep or self.status.stopping and not reader.pending:
             if reader.pending or conn.has_unread_bytes():
@@ -333,4 +339,5 @@ class ConnectionLoop:
             return
         del self._conns[conn.fd]
         self.status.connections = len(self._conns)
+        self.status.unsent -= conn.held
         conn.close_socket()

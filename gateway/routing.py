@@ -33,6 +33,11 @@ from gateway.reply import JSON_TYPES, XML_TYPES, Reply, error_reply
 log = logging.getLogger(__name__)
 
 RPC_PATHS = frozenset({"/", "/RPC2", "/jsonrpc", "/xmlrpc"})
+# Answers computed but not yet read by their clients may hold this many times
+# limits.max_decompressed_bytes (the size of the largest request, so of about the
+# largest answer) before new calls are refused 503: a client that never reads
+# holds no thread, and its answers cannot grow memory without end either.
+UNSENT_BUDGET = 4
 HEALTH, PREFLIGHT, INDEX, GET_ADD, GET_CALL, XMLRPC, JSONRPC = (
     "health", "preflight", "index", "get-add", "get-call", "xmlrpc", "jsonrpc")
 
@@ -166,6 +171,10 @@ class Router:
 
     def _queue(self, conn: Connection, request: Request, backend: Backend,
                job: Callable[[], Reply]) -> None:
+        if self.status.unsent > UNSENT_BUDGET * self.settings.max_decompressed_bytes:
+            self._refuse(conn, HTTPError(503, "too many answers wait for clients to read them",
+                                         {"Retry-After": "1"}), request)
+            return
         if not backend.try_acquire():
             self._refuse(conn, HTTPError(503, f"all {backend.name} workers are busy",
                                          {"Retry-After": "1"}), request)

@@ -172,12 +172,41 @@ def test_clients_that_never_read_their_answers_do_not_starve_others(make_gateway
         for client in stuck:
             # Loopback sockets buffer about 3 MiB: 16 pipelined answers overflow them.
             client.send(big * 16)
-        time.sleep(1.0)  # every stuck answer is computed and waiting to be written
+        # Every answer they will get is computed; the rest waits, unread, in the loop.
+        assert wait_until(lambda: health(addr)["in_flight"] == 0, timeout=20)
         assert_fresh_calls_answered(url, 1.0, "40 clients that never read")
         assert health(addr)["connections"] >= 40, "the stuck clients were dropped instead"
     finally:
         for client in stuck:
             client.close()
+
+
+def test_unread_answers_are_bounded_in_memory_then_calls_are_503(make_gateway):
+    """Answers that wait for clients who never read are bounded (4 x max_decompressed_bytes):
+    past that, new calls are refused 503 instead of computed; they resume once those go."""
+    server = make_gateway(limits__max_decompressed_bytes=MiB, limits__write_timeout=20.0)
+    addr, url = address(server), url_of(server)
+    echo = {"jsonrpc": "2.0", "method": "ping", "params": ["x" * (900 * 1024)], "id": 1}
+    big = request(body=gzip.compress(json.dumps(echo).encode()), content_type="application/json",
+                  headers=[("Content-Encoding", "gzip")])
+    stuck = [Client(addr, timeout=10, receive_buffer=4096) for _ in range(12)]
+    try:
+        for client in stuck:
+            client.send(big * 6)  # past what the kernel buffers: one answer each stays with us
+        assert wait_until(lambda: health(addr)["in_flight"] == 0, timeout=10)
+        reply = exchange(addr, json_call("add", [1, 2]))
+        assert reply.status == 503 and reply.headers.get("retry-after") == "1", reply
+    finally:
+        for client in stuck:
+            client.close()
+    assert wait_until(lambda: _add_works(url), timeout=5), "calls did not resume"
+
+
+def _add_works(url: str) -> bool:
+    try:
+        return jsonrpclib.ServerProxy(url).add(2, 3) == 5
+    except (OSError, jsonrpclib.jsonrpc.ProtocolError):
+        return False
 
 
 # -- idle connections, connection and thread bounds --------------------------------------
