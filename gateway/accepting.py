@@ -50,12 +50,13 @@ class Acceptor:
     def owns(self, fd: int) -> bool:
         return fd in self._listeners
 
-    def accept(self, fd: int, now: float) -> list[tuple[socket.socket, object]]:
-        """Up to ``batch`` new connections from the listener ``fd``."""
+    def accept(self, fd: int, now: float) -> list[tuple[socket.socket, str]]:
+        """Up to ``batch`` new connections from the listener ``fd``: (non-blocking socket,
+        client address, "unix" for a Unix socket)."""
         listener, accepted = self._listeners[fd], []
         for _ in range(self.batch):
             try:
-                accepted.append(listener.accept())
+                sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as error:
@@ -64,6 +65,12 @@ class Acceptor:
                     break
                 self._exhausted(listener, error, now)
                 break
+            sock.setblocking(False)
+            if sock.family == socket.AF_UNIX:
+                accepted.append((sock, "unix"))
+            else:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                accepted.append((sock, address[0]))
         return accepted
 
     @property

@@ -29,7 +29,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 from gateway.accepting import Acceptor, send_and_close
 from gateway.connection import (BUSY, CLOSING, DONE, HANDSHAKE, PLAINTEXT, READING,
@@ -136,14 +136,10 @@ class ConnectionLoop:
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
 
-    @property
-    def connection_count(self) -> int:
-        return len(self._conns)
-
     def _on_event(self, fd: int, events: int) -> None:
         if self._acceptor.owns(fd):
-            for sock, address in self._acceptor.accept(fd, time.monotonic()):
-                self._add(sock, address)
+            for sock, client in self._acceptor.accept(fd, time.monotonic()):
+                self._add(sock, client)
         elif fd == self._handoff.fd:
             self._handoff.on_wake()
         else:
@@ -179,13 +175,7 @@ class ConnectionLoop:
 
     # -- accepting and reading --------------------------------------------------
 
-    def _add(self, sock: socket.socket, address: Any) -> None:
-        sock.setblocking(False)
-        if sock.family != socket.AF_UNIX:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            client = address[0]
-        else:
-            client = "unix"
+    def _add(self, sock: socket.socket, client: str) -> None:
         if len(self._conns) >= self.limits.max_connections:
             log.info("%s refused: %d connections open", client, len(self._conns))
             send_and_close(sock, plain_error(503, "too many connections", {"Retry-After": "1"}))

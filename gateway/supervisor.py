@@ -80,7 +80,7 @@ class Supervisor:
     def _status(self) -> str:
         server = self.server
         return (f"listening on {', '.join(server.addresses)}; {server.router.calls} calls; "
-                f"{server.loop.connection_count} connections")
+                f"{server.loop.status.connections} connections")
 
     def _reload(self) -> None:
         now_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
