@@ -6,12 +6,14 @@
   lone CR is refused at once;
 - control bytes in the request target or a header value are a 400;
 - plain HTTP sent to the TLS port gets a plain-HTTP 400 saying TLS is
-  required, and the connection ends with a FIN, not a reset.
+  required, and the connection ends with a FIN, not a reset; a large TLS
+  answer to a slow reader is written in pieces as the socket drains.
 The hostile catalogue (tests/hostile/cases.py, FRAMING) holds more of each.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import ssl
@@ -98,3 +100,28 @@ def test_plain_http_to_the_tls_port_is_a_plain_400_without_reset(make_gateway, c
     context = ssl.create_default_context(cafile=str(cert))
     url = "https://%s:%d" % address(server)
     assert xmlrpc.client.ServerProxy(url, context=context).add(2, 3) == 5
+
+
+def test_a_large_answer_over_tls_to_a_slow_reader_arrives_whole(make_gateway, certificate):
+    """The loop writes TLS answers without blocking: records wait for EPOLLOUT and resume."""
+    cert, key = certificate
+    server = make_gateway(tls__certfile=str(cert), tls__keyfile=str(key))
+    value = "x" * (8 * 1024 * 1024)  # far more than loopback buffers hold
+    body = gzip.compress(json.dumps({"jsonrpc": "2.0", "method": "ping", "params": [value],
+                                     "id": 1}).encode())
+    request = (b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Encoding: gzip\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+               % len(body)) + body
+    context = ssl.create_default_context(cafile=str(cert))
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(10)
+    raw.connect(address(server))
+    with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+        sock.sendall(request)
+        time.sleep(0.5)  # let the gateway's writes block
+        data = b""
+        while chunk := sock.recv(1 << 20):
+            data += chunk
+    head, _, answer = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and json.loads(answer)["result"] == value
