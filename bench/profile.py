@@ -111,7 +111,7 @@ def profile_protocol(protocol: str, seconds: float, connections: int, workdir: P
         stop_gateway(server, thread)
     result["profiled_cpu_us_per_call"] = ((time.process_time() - cpu_before) * 1e6
                                           / max(1, result["calls"]))
-    return profiles.stats(), server.dispatcher.calls, result
+    return profiles.stats(), server.router.calls, result
 
 
 def gateway_rows(stats: pstats.Stats, calls: int, limit: int) -> list[str]:

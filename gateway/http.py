@@ -1,24 +1,34 @@
-"""HTTP/1.1 message framing, without I/O: parse a request head, build a response.
+"""HTTP/1.1 request framing without I/O: bytes in, requests (or an ``HTTPError``) out.
 
-The connection loop feeds bytes in and writes the bytes built here out. Every
-framing error is an ``HTTPError`` with the status it is answered with, raised
-before a byte of the body is read (so an oversized body is never buffered).
+The connection loop feeds what it receives to a ``RequestReader`` and takes
+complete requests from it; nothing here touches a socket, so every rule below
+is tested in memory (``tests/test_reader.py``). Rules:
+- a line is judged as soon as it ends: a request line without an HTTP version
+  (HTTP/0.9 style) is refused at once, not after waiting for headers;
+- lines end with CRLF or a bare LF (RFC 9112 section 2.2 lets a server accept
+  LF); a CR anywhere else, NUL, ESC, DEL or any other control byte in the
+  request target or a header is a 400, refused at parse time;
+- every size limit is checked before the bytes it guards are waited for, so an
+  oversized head or body is refused without being buffered;
+- the reader resumes where it stopped: no byte of a head is scanned twice.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every control byte but HTAB
+_FIELD = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+):([^\x00-\x08\x0a-\x1f\x7f]*)")
 _MAX_TRAILER = 16384
-_TOKEN_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH",
-                            "TRACE", "CONNECT"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH",
+                      "TRACE", "CONNECT"})
+CONTINUE = "100-continue"  # the event: the client waits for "100 Continue" before its body
 
 
 class HTTPError(Exception):
@@ -31,14 +41,13 @@ class HTTPError(Exception):
 
 
 class Request:
-    """One parsed request head, plus its body once the loop has read it."""
+    """One parsed request head, plus its body once the reader has it all."""
 
-    __slots__ = ("method", "target", "path", "query", "version", "headers",
-                 "keep_alive", "content_length", "chunked", "body", "client", "cors")
+    __slots__ = ("method", "path", "query", "version", "headers", "keep_alive",
+                 "content_length", "chunked", "body", "client", "cors")
 
     def __init__(self, method: str, target: str, version: str, headers: dict[str, str]):
         self.method = method
-        self.target = target
         path, _, self.query = target.partition("?")
         self.path = unquote(path)
         self.version = version
@@ -59,36 +68,169 @@ class Request:
         return self.headers.get("expect", "").lower() == "100-continue"
 
 
-def parse_head(head: bytes, max_headers: int, max_line: int) -> Request:
-    """Parse the bytes before the blank line; raise HTTPError for anything malformed."""
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
-        raise HTTPError(400, "undecodable request head") from None
-    lines = text.split("\n")
-    request_line = lines[0].rstrip("\r")
-    if len(request_line) > max_line:
+class RequestReader:
+    """The framing state of one connection: feed bytes, take events.
+
+    ``next_event()`` returns a complete ``Request``, ``CONTINUE`` (answer
+    "100 Continue" now), or None (more bytes needed), and raises ``HTTPError``
+    for a request that must be refused. ``limits`` needs ``max_line``,
+    ``max_header_bytes``, ``max_headers`` and ``max_body``.
+    """
+
+    def __init__(self, limits: Any) -> None:
+        self.limits = limits
+        self._buffer = bytearray()
+        self._line_start = 0  # where the head line being read starts
+        self._scan = 0  # where the search for its end resumes
+        self._lines: list[str] = []  # the head's lines so far, request line first
+        self._block_tried = False  # the header block was looked for in one piece
+        self.head: Request | None = None  # a head parsed, its body not complete yet
+        self._chunks: ChunkedDecoder | None = None
+
+    @property
+    def pending(self) -> bool:
+        """True while part of a request is buffered: the connection is not idle."""
+        return bool(self._buffer) or self.head is not None
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def next_event(self) -> Request | str | None:
+        if self.head is None:
+            head = self._read_head()
+            if head is None:
+                return None
+            if head.content_length > self.limits.max_body:
+                raise HTTPError(413, f"request body larger than {self.limits.max_body} bytes")
+            self.head = head
+            if head.expects_continue and not self._buffer and (
+                    head.content_length or head.chunked):
+                return CONTINUE
+        return self._read_body()
+
+    def _read_head(self) -> Request | None:
+        buffer, limits = self._buffer, self.limits
+        while True:
+            if len(self._lines) == 1 and not self._block_tried:
+                self._block_tried = True
+                request = self._header_block()
+                if request is not None:
+                    return request
+            end = buffer.find(b"\n", self._scan)
+            if end < 0:
+                # A CR followed by anything but LF: a line end this reader will never see.
+                if buffer.find(b"\r", max(self._line_start, self._scan - 1), len(buffer) - 1) >= 0:
+                    raise HTTPError(400, "a CR not followed by LF in the request head")
+                self._scan = len(buffer)
+                self._check_partial_line()
+                return None
+            line = buffer[self._line_start:end]
+            self._line_start = self._scan = end + 1
+            if line.endswith(b"\r"):
+                del line[-1:]
+            if self._line_start > limits.max_header_bytes + 4 and self._lines:
+                raise HTTPError(431, "request head too large")
+            if not self._lines:
+                if line:  # blank lines before a request line are tolerated
+                    self._lines.append(_request_line(line, limits.max_line))
+                continue
+            if line:
+                if len(self._lines) > limits.max_headers:
+                    raise HTTPError(431, f"more than {limits.max_headers} header lines")
+                self._lines.append(line.decode("latin-1"))
+                continue
+            return self._head_done(self._line_start)
+
+    def _header_block(self) -> Request | None:
+        """The common case at C speed: every header already here, each line ending in CRLF.
+
+        Looked for once per head, right after its request line; anything else (a
+        block not complete yet, a bare LF, a lone CR) is left to the line-by-line path,
+        which resumes from the same place.
+        """
+        buffer, start = self._buffer, self._line_start
+        if buffer[start:start + 2] == b"\r\n":
+            return None
+        end = buffer.find(b"\r\n\r\n", start, self.limits.max_header_bytes + 1)
+        if end < 0:
+            return None
+        text = buffer[start:end].decode("latin-1")
+        crlf = text.count("\r\n")
+        if text.count("\n") != crlf or text.count("\r") != crlf:
+            return None
+        self._lines.extend(text.split("\r\n"))
+        if len(self._lines) - 1 > self.limits.max_headers:
+            raise HTTPError(431, f"more than {self.limits.max_headers} header lines")
+        return self._head_done(end + 4)
+
+    def _head_done(self, end: int) -> Request:
+        del self._buffer[:end]
+        self._line_start = self._scan = 0
+        lines, self._lines, self._block_tried = self._lines, [], False
+        return _request(lines)
+
+    def _check_partial_line(self) -> None:
+        partial = len(self._buffer) - self._line_start
+        if not self._lines and partial > self.limits.max_line + 1:
+            raise HTTPError(414, "request line too long")
+        if len(self._buffer) > self.limits.max_header_bytes + 4:
+            raise HTTPError(431, "request head too large")
+
+    def _read_body(self) -> Request | None:
+        request, buffer, limit = self.head, self._buffer, self.limits.max_body
+        if request.chunked:
+            if self._chunks is None:
+                self._chunks = ChunkedDecoder(limit)
+            decoded = self._chunks.feed(buffer)
+            if decoded is None:
+                if len(buffer) > 2 * limit + 65536:
+                    raise HTTPError(413, "chunked body too large")
+                return None
+            self._chunks = None
+            request.body, end = decoded
+            del buffer[:end]
+        else:
+            if len(buffer) < request.content_length:
+                return None
+            # One copy: slicing the bytearray first would copy the body twice.
+            with memoryview(buffer) as view:
+                request.body = bytes(view[:request.content_length])
+            del buffer[:request.content_length]
+        self.head = None
+        return request
+
+
+def _request_line(line: bytearray, max_line: int) -> str:
+    """Check a request line the moment it ends: method, target and a version."""
+    if len(line) > max_line:
         raise HTTPError(414, "request line too long")
-    parts = request_line.split(" ")
+    text = line.decode("latin-1")
+    parts = text.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-        raise HTTPError(400, "malformed request line")
+        raise HTTPError(400, "malformed request line (HTTP/1.0 or HTTP/1.1 requests only)")
     method, target, version = parts
-    if method not in _TOKEN_METHODS:
+    if _CONTROL.search(text) or "\t" in target or not target:
+        raise HTTPError(400, "control character in the request target")
+    if method not in _METHODS:
         raise HTTPError(501, "method not implemented")
     if version not in ("HTTP/1.1", "HTTP/1.0"):
         raise HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are served")
-    if len(lines) - 1 > max_headers:
-        raise HTTPError(431, f"more than {max_headers} header lines")
+    return text
+
+
+def _request(lines: list[str]) -> Request:
+    """Build the request from its head lines and decide how its body is delimited."""
+    method, target, version = lines[0].split(" ")
     headers: dict[str, str] = {}
     for line in lines[1:]:
-        line = line.rstrip("\r")
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip() or line[0] in " \t":
+        field = _FIELD.fullmatch(line)
+        if field is None:
+            name, sep, _ = line.partition(":")
+            if sep and _TOKEN.fullmatch(name):
+                raise HTTPError(400, "control character in a header value")
             raise HTTPError(400, "malformed header line")
-        name = name.lower()
-        value = value.strip()
+        name = field.group(1).lower()
+        value = field.group(2).strip(" \t")
         if name in headers:
             if name in ("content-length", "host", "content-type"):
                 if headers[name] != value:
@@ -97,11 +239,11 @@ def parse_head(head: bytes, max_headers: int, max_line: int) -> Request:
             value = f"{headers[name]}, {value}"
         headers[name] = value
     request = Request(method, target, version, headers)
-    _frame(request)
+    _delimit_body(request)
     return request
 
 
-def _frame(request: Request) -> None:
+def _delimit_body(request: Request) -> None:
     """Decide how the body is delimited (RFC 9112 section 6)."""
     encoding = request.headers.get("transfer-encoding")
     length = request.headers.get("content-length")
@@ -128,8 +270,9 @@ class ChunkedDecoder:
     Rules: each ``feed`` resumes after the last complete chunk, so a body that
     arrives a byte at a time costs linear work, not a re-parse per byte; chunk
     sizes are 1 to 16 hex digits and nothing else (no sign, "0x" or "_", which
-    a proxy in front may read differently); the decoded size is checked
-    against ``limit`` before a chunk's data is waited for.
+    a proxy in front may read differently); chunk lines end with CRLF, and a
+    bare LF there is refused at once (a proxy may frame it otherwise); the
+    decoded size is checked against ``limit`` before a chunk's data is waited for.
     """
 
     def __init__(self, limit: int) -> None:
@@ -141,7 +284,7 @@ class ChunkedDecoder:
     def feed(self, data: bytes | bytearray) -> tuple[bytes, int] | None:
         """Return (body, end offset) once the body is complete, else None."""
         while True:
-            line_end = data.find(b"\r\n", self.pos, self.pos + 1026)
+            line_end = _crlf(data, self.pos, 1026)
             if line_end < 0:
                 if len(data) - self.pos > 1024:
                     raise HTTPError(400, "malformed chunk size line")
@@ -151,10 +294,7 @@ class ChunkedDecoder:
                 raise HTTPError(413, f"request body larger than {self.limit} bytes")
             start = line_end + 2
             if size == 0:
-                trailer_end = data.find(b"\r\n\r\n", start - 2, start + _MAX_TRAILER)
-                if trailer_end < 0 and len(data) - start > _MAX_TRAILER:
-                    raise HTTPError(431, "chunked trailer too large")
-                return None if trailer_end < 0 else (b"".join(self.pieces), trailer_end + 4)
+                return self._trailer(data, start)
             if len(data) < start + size + 2:
                 return None
             if data[start + size:start + size + 2] != b"\r\n":
@@ -162,6 +302,31 @@ class ChunkedDecoder:
             self.pieces.append(bytes(data[start:start + size]))
             self.size += size
             self.pos = start + size + 2
+
+    def _trailer(self, data: bytes | bytearray, start: int) -> tuple[bytes, int] | None:
+        """Skip trailer fields up to the blank line that ends the body."""
+        pos = start
+        while True:
+            end = _crlf(data, pos, _MAX_TRAILER)
+            if end < 0:
+                if len(data) - start > _MAX_TRAILER:
+                    raise HTTPError(431, "chunked trailer too large")
+                return None
+            if end == pos:
+                return b"".join(self.pieces), end + 2
+            if end - start > _MAX_TRAILER:
+                raise HTTPError(431, "chunked trailer too large")
+            pos = end + 2
+
+
+def _crlf(data: bytes | bytearray, start: int, within: int) -> int:
+    """Offset of the CRLF ending the line at ``start``, -1 if not here yet; a bare LF is a 400."""
+    end = data.find(b"\n", start, start + within)
+    if end < 0:
+        return -1
+    if end == start or data[end - 1] != 0x0D:
+        raise HTTPError(400, "chunked framing lines must end with CRLF")
+    return end - 1
 
 
 def _chunk_size(line: bytes) -> int:
@@ -193,23 +358,6 @@ def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
     if not decoder.eof:  # the stream stopped early: never act on a prefix of a body
         raise HTTPError(400, "truncated compressed body")
     return out
-
-
-def response(status: int, body: bytes, content_type: str | None, keep_alive: bool,
-             extra: dict[str, str] | None = None, head_only: bool = False) -> bytes:
-    """One complete response, head and body, as one bytes object (one send)."""
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
-             "Server: rpc-gateway"]
-    if content_type:
-        lines.append(f"Content-Type: {content_type}")
-    if status != 204 and status >= 200:
-        lines.append(f"Content-Length: {len(body)}")
-    if not keep_alive:
-        lines.append("Connection: close")
-    if extra:
-        lines.extend(f"{name}: {value}" for name, value in extra.items())
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head if head_only or status == 204 else head + body
 
 
 def media_type(headers: dict[str, Any]) -> str:

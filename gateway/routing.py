@@ -1,4 +1,4 @@
-"""The thin dispatcher: which server answers a request, and how the answer is framed.
+"""Routing: which endpoint or protocol server answers a request, decided without I/O.
 
 Routing rule (the README's table): the media type decides (``text/xml``,
 ``application/xml`` go to XML-RPC; ``application/json``, ``application/json-rpc``,
@@ -6,155 +6,137 @@ Routing rule (the README's table): the media type decides (``text/xml``,
 other or no Content-Type is decided by the body's first non-blank byte after
 an optional UTF-8 BOM (``<`` XML-RPC, ``{`` or ``[`` JSON-RPC), else 415.
 Each request on a keep-alive connection is routed on its own.
+
+``route`` is a pure function of the request (tested without sockets);
+``Router`` runs on the connection loop: admission, then ``route``, then an
+answer at once (``/healthz``, preflight, refusals) or a job queued to a pool.
 """
 
 from __future__ import annotations
 
-import gzip
-import html
-import json
 import logging
-import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-from gateway import faults
+from gateway import endpoints
 from gateway.access import AccessPolicy
+from gateway.answering import Answerer, call, finish, record
 from gateway.auth import Authenticator
-from gateway.http import HTTPError, Request, decode_body, media_type, response
-from gateway.loop import Connection, ConnectionLoop
-from gateway.xmlrpc import dump_fault
-from handlers.errors import ServiceError
+from gateway.http import HTTPError, Request, decode_body, media_type
+from gateway.connection import Connection
+from gateway.loop import LoopStatus
+from gateway.pools import Backend
+from gateway.reply import JSON_TYPES, XML_TYPES, Reply, error_reply
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("gateway.access")
 
-XML_TYPES = frozenset({"text/xml", "application/xml"})
-JSON_TYPES = frozenset({"application/json", "application/json-rpc", "application/jsonrequest"})
 RPC_PATHS = frozenset({"/", "/RPC2", "/jsonrpc", "/xmlrpc"})
-XML_CONTENT_TYPE = "text/xml"
-JSON_CONTENT_TYPE = "application/json"
-ALLOW = "GET, HEAD, POST, OPTIONS"
-FAILED_AUTH_DELAY = 0.5  # seconds before a 401: slows guessing, holds no thread
-LINGER = 0.002  # seconds a spare worker waits for a connection's next call
+# Answers computed but not yet read by their clients may hold this many times
+# limits.max_decompressed_bytes (the size of the largest request, so of about the
+# largest answer) before new calls are refused 503: a client that never reads
+# holds no thread, and its answers cannot grow memory without end either.
+UNSENT_BUDGET = 4
+HEALTH, PREFLIGHT, INDEX, GET_ADD, GET_CALL, XMLRPC, JSONRPC = (
+    "health", "preflight", "index", "get-add", "get-call", "xmlrpc", "jsonrpc")
 
 
-class Backend:
-    """One protocol server plus the count of requests it holds (for the 503 bound)."""
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a request goes; ``query`` holds a GET call's parameters."""
 
-    def __init__(self, name: str, server: Any, content_type: str, threads: int,
-                 queue_size: int) -> None:
-        self.name = name
-        self.server = server
-        self.content_type = content_type
-        self.threads = threads
-        self.capacity = threads + queue_size
-        self.lingering = 0  # threads waiting for a connection's next call (see Dispatcher._run)
-        self.in_flight = 0
-        self.served = 0
-        self._lock = threading.Lock()
-
-    def try_acquire(self) -> bool:
-        with self._lock:
-            if self.in_flight >= self.capacity:
-                return False
-            self.in_flight += 1
-            return True
-
-    def try_linger(self) -> bool:
-        """Only a thread whose pool is otherwise idle waits for a connection's next call:
-        it saves that client the loop's hand-off, and can never delay anyone else."""
-        with self._lock:
-            if self.in_flight + self.lingering:
-                return False
-            self.lingering += 1
-            return True
-
-    def end_linger(self) -> None:
-        with self._lock:
-            self.lingering -= 1
-
-    def release(self) -> None:
-        with self._lock:
-            self.in_flight -= 1
-            self.served += 1
+    endpoint: str
+    query: dict[str, str] | None = None
 
 
-class Dispatcher:
-    """Called by the loop with each complete request; answers it or hands it to a backend."""
+def route(request: Request, max_decompressed_bytes: int) -> Route:
+    """The route of ``request``, or HTTPError (404, 405, 415); a sniffed body is decoded."""
+    path = request.path.rstrip("/") or "/"
+    if path == "/healthz" and request.method in ("GET", "HEAD"):
+        return Route(HEALTH)
+    if path not in RPC_PATHS:
+        raise HTTPError(404, "no RPC endpoint here; use /, /RPC2, /jsonrpc or /xmlrpc")
+    if request.method == "POST":
+        return Route(_protocol_of(request, max_decompressed_bytes))
+    if request.method in ("GET", "HEAD"):
+        query = dict(parse_qsl(request.query, keep_blank_values=True))
+        if "method" in query:
+            return Route(GET_CALL, query)
+        return Route(GET_ADD, query) if query else Route(INDEX)
+    if request.method == "OPTIONS":
+        return Route(PREFLIGHT)
+    raise HTTPError(405, f"{request.method} is not served; RPC calls are POSTed")
 
-    def __init__(self, loop: ConnectionLoop, xml: Backend, json_: Backend, table: Any,
-                 settings: Any, policy: AccessPolicy, auth: Authenticator) -> None:
-        self.loop = loop
-        self.policy = policy
-        self.auth = auth
+
+def _protocol_of(request: Request, max_decompressed_bytes: int) -> str:
+    kind = media_type(request.headers)
+    if kind in XML_TYPES:
+        return XMLRPC
+    if kind in JSON_TYPES:
+        return JSONRPC
+    encoding = request.headers.get("content-encoding", "")
+    if encoding:  # the first byte is judged on the decoded body
+        request.body = decode_body(request.body, encoding, max_decompressed_bytes)
+        del request.headers["content-encoding"]
+    start = request.body[:64]
+    if start.startswith(b"\xef\xbb\xbf"):
+        start = start[3:]
+    first = start.lstrip(b" \t\r\n")[:1]
+    if first == b"<":
+        return XMLRPC
+    if first in (b"{", b"["):
+        return JSONRPC
+    raise HTTPError(415, "send XML-RPC as text/xml or JSON-RPC as application/json "
+                         "(the body starts with neither '<' nor '{' or '[')")
+
+
+class Router:
+    """The loop's handler: admits and routes each complete request, then answers or queues it."""
+
+    def __init__(self, xml: Backend, json_: Backend, table: Any, settings: Any,
+                 policy: AccessPolicy, auth: Authenticator, status: LoopStatus) -> None:
         self.xml = xml
         self.json = json_
         self.table = table
-        self.settings = settings
+        self.status = status
         self.started = time.monotonic()
-        self._index_page = _index_page(table)
+        self._index_page = endpoints.index_page(table)
+        self.answerer = Answerer(settings, auth, status)
+        self.reconfigure(settings, policy, auth)
+
+    def reconfigure(self, settings: Any, policy: AccessPolicy, auth: Authenticator) -> None:
+        """Take reloaded settings; requests already routed finish with the old ones."""
+        self.settings, self.policy, self.auth = settings, policy, auth
+        self.answerer.settings, self.answerer.auth = settings, auth
 
     @property
     def calls(self) -> int:
         """Requests answered by the two servers (for /healthz and STATUS=)."""
         return self.xml.served + self.json.served
 
-    # -- on the loop thread ------------------------------------------------------
-
-    def dispatch(self, conn: Connection, request: Request,
-                 routed: tuple[Backend | None, Callable[[], Any]] | None = None) -> None:
-        """Answer now, or hand to a backend; ``routed`` when the caller routed it already."""
-        routed = routed or self._admit_and_route(conn, request)
-        if routed is None:
-            return
-        backend, job = routed
-        if backend is None:  # answered without a worker
-            keep = request.keep_alive and not self.loop.stopping
-            data = job()
-            sent = self.loop.send_now(conn, data)
-            self._log(request, int(data[9:12]), len(data), "http", "-", "-", 0.0)
-            self.loop.finish(conn, keep and sent)
-            return
-        if not backend.try_acquire():
-            self.reject(conn, HTTPError(503, f"all {backend.name} workers are busy",
-                                        {"Retry-After": "1"}), request)
-            self.loop.close(conn)
-            return
-        self.loop.take(conn)
-        backend.server.submit(lambda: self._run(conn, request, backend, job))
-
-    def reject(self, conn: Connection, error: HTTPError, request: Request | None = None) -> None:
-        """Answer a transport-level error, shaped like the protocol when it is known."""
-        kind = media_type(request.headers) if request else ""
-        if kind in XML_TYPES:
-            body, ctype = dump_fault(faults.INVALID_REQUEST, str(error)), XML_CONTENT_TYPE
-        elif kind in JSON_TYPES:
-            body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
-                "code": faults.INVALID_REQUEST, "message": str(error)}}).encode()
-            ctype = JSON_CONTENT_TYPE
-        else:
-            body, ctype = f"{error.status} {error}\n".encode(), "text/plain; charset=utf-8"
-        headers = dict(error.headers)
-        if error.status == 405:
-            headers["Allow"] = ALLOW
-        self.loop.send_now(conn, response(error.status, body, ctype, False, headers))
-        if request is not None:
-            self._log(request, error.status, len(body), "http", "-", "-", 0.0)
-        else:
-            log.info("%s rejected: %d %s", conn.client, error.status, error)
-
-    def _admit_and_route(self, conn: Connection,
-                         request: Request) -> tuple[Backend | None, Callable[[], Any]] | None:
-        """(backend, job) for ``request``, or None once it has been refused and closed."""
+    def on_request(self, conn: Connection, request: Request) -> None:
         try:
             self._admit(request)
-            return self._route(request)
+            where = route(request, self.settings.max_decompressed_bytes)
         except HTTPError as error:
-            self.reject(conn, error, request)
-            self.loop.close(conn)
-            return None
+            self._refuse(conn, error, request)
+            return
+        if where.endpoint == HEALTH:
+            self._answer_now(conn, request, endpoints.health(self._health_facts()))
+        elif where.endpoint == PREFLIGHT:
+            self._answer_now(conn, request, endpoints.preflight(request))
+        else:
+            self._queue(conn, request, *self._job(where, request))
+
+    def on_error(self, conn: Connection, error: HTTPError, head: Request | None) -> None:
+        """A request the reader refused (framing, size, deadline): answer and close."""
+        if head is None:
+            log.info("%s rejected: %d %s", conn.client, error.status, error)
+            conn.reply(error_reply(error).encode(), False)
+            return
+        head.client = conn.client
+        self._refuse(conn, error, head)
 
     def _admit(self, request: Request) -> None:
         """Network, origin and rate checks: cheap, on the loop thread, before any work.
@@ -174,212 +156,46 @@ class Dispatcher:
             raise HTTPError(429, "too many calls from this address",
                             {"Retry-After": str(max(1, round(wait + 0.5)))})
 
-    def _route(self, request: Request) -> tuple[Backend | None, Callable[[], Any]]:
-        path = request.path.rstrip("/") or "/"
-        if path == "/healthz" and request.method in ("GET", "HEAD"):
-            return None, lambda: self._health(request)
-        if path not in RPC_PATHS:
-            raise HTTPError(404, "no RPC endpoint here; use /, /RPC2, /jsonrpc or /xmlrpc")
-        if request.method == "POST":
-            return self._route_post(request)
-        if request.method in ("GET", "HEAD"):
-            return self._route_get(request, path)
-        if request.method == "OPTIONS":
-            return None, lambda: self._preflight(request)
-        raise HTTPError(405, f"{request.method} is not served; RPC calls are POSTed")
+    def _job(self, where: Route, request: Request) -> tuple[Backend, Callable[[], Reply]]:
+        if where.endpoint == XMLRPC or where.endpoint == JSONRPC:
+            backend = self.xml if where.endpoint == XMLRPC else self.json
+            limit = self.settings.max_decompressed_bytes
+            return backend, lambda: call(request, backend, limit)
+        if where.endpoint == GET_CALL:
+            return self.json, lambda: endpoints.call_from_query(self.json.server, where.query)
+        if where.endpoint == GET_ADD:
+            return self.xml, lambda: endpoints.add_from_query(self.table, where.query)
+        return self.xml, lambda: endpoints.index(self._index_page)
 
-    def _preflight(self, request: Request) -> bytes:
-        headers = {"Allow": ALLOW, **request.cors}
-        if request.cors:
-            headers.update({"Access-Control-Allow-Methods": "POST, GET, OPTIONS",
-                            "Access-Control-Allow-Headers": "Content-Type, Authorization",
-                            "Access-Control-Max-Age": "600"})
-        return response(204, b"", None, request.keep_alive, headers)
+    def _queue(self, conn: Connection, request: Request, backend: Backend,
+               job: Callable[[], Reply]) -> None:
+        if self.status.unsent > UNSENT_BUDGET * self.settings.max_decompressed_bytes:
+            self._refuse(conn, HTTPError(503, "too many answers wait for clients to read them",
+                                         {"Retry-After": "1"}), request)
+            return
+        if not backend.try_acquire():
+            self._refuse(conn, HTTPError(503, f"all {backend.name} workers are busy",
+                                         {"Retry-After": "1"}), request)
+            return
+        backend.server.submit(lambda: self.answerer.answer(conn, request, backend, job))
 
-    def _route_post(self, request: Request) -> tuple[Backend, Callable[[], Any]]:
-        kind = media_type(request.headers)
-        if kind in XML_TYPES:
-            backend = self.xml
-        elif kind in JSON_TYPES:
-            backend = self.json
-        else:
-            backend = self._sniff(request)
-        return backend, lambda: self._call(request, backend)
+    def _answer_now(self, conn: Connection, request: Request, reply: Reply) -> None:
+        data = finish(request, reply, self.status, self.settings.gzip_min_bytes)
+        conn.reply(data, reply.keep_alive)
+        record(request, reply, 0.0)
 
-    def _sniff(self, request: Request) -> Backend:
-        encoding = request.headers.get("content-encoding", "")
-        if encoding:
-            request.body = decode_body(request.body, encoding,
-                                       self.settings.max_decompressed_bytes)
-            del request.headers["content-encoding"]
-        start = request.body[:64]
-        if start.startswith(b"\xef\xbb\xbf"):
-            start = start[3:]
-        first = start.lstrip(b" \t\r\n")[:1]
-        if first == b"<":
-            return self.xml
-        if first in (b"{", b"["):
-            return self.json
-        raise HTTPError(415, "send XML-RPC as text/xml or JSON-RPC as application/json "
-                             "(the body starts with neither '<' nor '{' or '[')")
+    def _refuse(self, conn: Connection, error: HTTPError, request: Request) -> None:
+        reply = error_reply(error, request)
+        reply.head_only = request.method == "HEAD"
+        conn.reply(reply.encode(), False)
+        record(request, reply, 0.0)
 
-    def _route_get(self, request: Request, path: str) -> tuple[Backend | None, Callable]:
-        query = dict(parse_qsl(request.query, keep_blank_values=True))
-        if "method" in query:
-            return self.json, lambda: self._call_from_query(request, query)
-        if query:
-            return self.xml, lambda: self._add_from_query(request, query)
-        return self.xml, lambda: (200, self._index_page, "text/html; charset=utf-8", "-", "ok")
-
-    # -- on a worker thread --------------------------------------------------------
-
-    def _run(self, conn: Connection, request: Request, backend: Backend,
-             job: Callable[[], tuple[int, bytes, str, str, str]]) -> None:
-        """Answer ``request``; then, if the pool is otherwise idle, wait briefly for the
-        connection's next call and answer it here too (a client calling back to back)."""
-        while self._answer(conn, request, backend, job):
-            if not backend.try_linger():
-                self.loop.finish(conn, True)
-                return
-            try:
-                request = self.loop.next_request(conn, LINGER)
-            finally:
-                backend.end_linger()
-            if request is None:
-                return
-            routed = self._admit_and_route(conn, request)
-            if routed is None:
-                return
-            if routed[0] is not backend or not backend.try_acquire():
-                self.dispatch(conn, request, routed)  # another pool, or no room: the usual way
-                return
-            job = routed[1]
-
-    def _answer(self, conn: Connection, request: Request, backend: Backend,
-                job: Callable[[], tuple[int, bytes, str, str, str]]) -> bool:
-        """Run one job and write its response; True when the connection stays open."""
-        start = time.perf_counter()
-        if self.auth.enabled and not self.auth.allows(request.headers.get("authorization", "")):
-            self._refuse_credentials(conn, request, backend)
-            return False
-        try:
-            status, body, ctype, method, outcome = job()
-        except HTTPError as error:
-            status, body, ctype, method, outcome = (
-                error.status, f"{error.status} {error}\n".encode(), "text/plain", "-", "-")
-        except Exception as error:  # a bug: logged with a reference, never sent
-            code, message = faults.describe(error, "request")
-            status, body, ctype, method, outcome = (
-                500, f"500 {message}\n".encode(), "text/plain", "-", f"error {code}")
-        keep = request.keep_alive and not self.loop.stopping
-        extra = None
-        if len(body) >= self.settings.gzip_min_bytes and "gzip" in request.headers.get(
-                "accept-encoding", ""):
-            body = gzip.compress(body, compresslevel=1, mtime=0)
-            extra = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
-        if request.version == "HTTP/1.0" and keep:
-            extra = {**(extra or {}), "Connection": "keep-alive"}
-        if request.cors:
-            extra = {**(extra or {}), **request.cors}
-        data = response(status, body, ctype, keep, extra, request.method == "HEAD")
-        sent = self.loop.send_now(conn, data)
-        backend.release()
-        self._log(request, status, len(body), backend.name, method, outcome,
-                  time.perf_counter() - start)
-        if not (keep and sent):
-            self.loop.finish(conn, False)
-            return False
-        return True
-
-    def _refuse_credentials(self, conn: Connection, request: Request, backend: Backend) -> None:
-        """401 after a pause, answered by the loop so the pause holds no thread."""
-        log.warning("%s authentication failed (%d failures so far)", request.client,
-                    self.auth.failures)
-        body = b"401 credentials required or not accepted\n"
-        data = response(401, body, "text/plain", False,
-                        {"WWW-Authenticate": self.auth.challenge, **request.cors})
-        backend.release()
-        self._log(request, 401, len(body), backend.name, "-", "unauthorized", 0.0)
-        self.loop.send_later(conn, data, FAILED_AUTH_DELAY)
-
-    def _call(self, request: Request, backend: Backend) -> tuple[int, bytes, str, str, str]:
-        body = decode_body(request.body, request.headers.get("content-encoding", ""),
-                           self.settings.max_decompressed_bytes)
-        payload, method, outcome = backend.server.dispatch(body)
-        if payload is None:
-            # Nothing to answer: 204, except to jsonrpclib, whose transport raises on
-            # any status but 200 and takes an empty 200 as "no result".
-            if request.headers.get("user-agent", "").startswith("jsonrpclib"):
-                return 200, b"", JSON_CONTENT_TYPE, method, outcome
-            return 204, b"", None, method, outcome
-        return 200, payload, backend.content_type, method, outcome
-
-    def _call_from_query(self, request: Request, query: dict[str, str]) -> tuple:
-        params = _json_or_text(query.get("params", "[]"))
-        rpcid = _json_or_text(query["id"]) if "id" in query else None
-        payload = self.json.server.call_from_query(query["method"], params, rpcid)
-        return 200, payload, JSON_CONTENT_TYPE, query["method"][:64], "ok"
-
-    def _add_from_query(self, request: Request, query: dict[str, str]) -> tuple:
-        """The reference notes' http.server example: ``GET /?a=1&b=2`` gives {"result": 3}."""
-        try:
-            a, b = int(query.get("a", 0)), int(query.get("b", 0))
-        except ValueError:
-            raise HTTPError(400, "a and b must be integers") from None
-        try:
-            answer, status, outcome = {"result": self.table.call("add", [a, b])}, 200, "ok"
-        except (faults.RPCError, ServiceError) as error:  # e.g. a service without add
-            code, message = faults.describe(error, "add")
-            answer = {"error": {"code": code, "message": message}}
-            status = 404 if code == faults.METHOD_NOT_FOUND else 400
-            outcome = f"error {code}"
-        return status, json.dumps(answer).encode(), JSON_CONTENT_TYPE, "add", outcome
-
-    # -- shared -------------------------------------------------------------------
-
-    def _health(self, request: Request) -> bytes:
-        body = json.dumps({
-            "status": "draining" if self.loop.stopping else "ok",
+    def _health_facts(self) -> dict[str, Any]:
+        return {
+            "status": "draining" if self.status.stopping else "ok",
             "uptime": round(time.monotonic() - self.started, 1),
             "calls": self.calls,
             "in_flight": self.xml.in_flight + self.json.in_flight,
-            "connections": self.loop.connection_count,
+            "connections": self.status.connections,
             "auth_failures": self.auth.failures,
-        }).encode()
-        return response(200 if not self.loop.stopping else 503, body, JSON_CONTENT_TYPE,
-                        request.keep_alive and not self.loop.stopping,
-                        head_only=request.method == "HEAD")
-
-    def _log(self, request: Request, status: int, size: int, protocol: str, method: str,
-             outcome: str, seconds: float) -> None:
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info('%s "%s %s %s" %d %d %s %s %s %.1fms "%s"', request.client,
-                            request.method, request.path[:200], request.version, status, size,
-                            protocol, method, outcome, seconds * 1000,
-                            request.headers.get("user-agent", "-")[:100])
-
-
-def _json_or_text(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _index_page(table: Any) -> bytes:
-    """A readable page for a browser pointed at the gateway: methods, signatures, help."""
-    rows = []
-    for name in table.names():
-        method = table.lookup(name)
-        signature = html.escape(str(method.signature or "(...)"))
-        rows.append(f"<dt><code>{html.escape(name)}{signature}</code></dt>"
-                    f"<dd><pre>{html.escape(method.help)}</pre></dd>")
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>rpc-gateway</title></head>
-<body><h1>rpc-gateway</h1>
-<p>XML-RPC (POST <code>text/xml</code>) and JSON-RPC 1.0/1.1/2.0 (POST
-<code>application/json</code>) on <code>/</code>, <code>/RPC2</code>, <code>/jsonrpc</code>
-and <code>/xmlrpc</code>.</p>
-<h2>Methods</h2><dl>{''.join(rows)}</dl></body></html>
-"""
-    return page.encode("utf-8")
+        }

@@ -3,7 +3,7 @@
 Shape: a threaded ``SimpleXMLRPCServer`` subclass and a jsonrpclib
 ``PooledJSONRPCServer`` subclass are built around the SAME registered
 instance (the method table holding the service objects); the connection loop
-owns the listening sockets and the dispatcher routes each request to one of
+owns the listening sockets and the router routes each request to one of
 the two by Content-Type.
 """
 
@@ -17,9 +17,11 @@ from gateway.auth import Authenticator
 from gateway.config import Config
 from gateway.jsonrpc import JSONRPCServer
 from gateway.listeners import describe, open_listener
-from gateway.loop import ConnectionLoop, Limits
+from gateway.loop import ConnectionLoop, Limits, LoopStatus
 from gateway.methods import MethodTable
-from gateway.routing import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Backend, Dispatcher
+from gateway.pools import Backend
+from gateway.reply import JSON_CONTENT_TYPE, XML_CONTENT_TYPE
+from gateway.routing import Router
 from gateway.services import apply_max_int_bits, load_services
 from gateway.tls import server_context
 from gateway.xmlrpc import XMLRPCServer
@@ -50,11 +52,26 @@ def backend_capacity(config: Config, name: str) -> int:
 
 
 class Settings:
-    """The values the dispatcher reads per request; replaced whole on reload."""
+    """The values the router reads per request; replaced whole on reload."""
 
     def __init__(self, config: Config) -> None:
         self.max_decompressed_bytes = config.limits.max_decompressed_bytes
         self.gzip_min_bytes = config.http.gzip_min_bytes or 1 << 62
+
+
+def build_router(config: Config, services: list[tuple[str, object]] | None = None) -> Router:
+    """The method table, both protocol servers and the router: everything but sockets."""
+    if services is None:
+        services = load_services(config.service.services, config.limits.max_int_bits)
+    table = MethodTable(services, config.limits.max_calls)
+    server, limits = config.server, config.limits
+    xml_server = XMLRPCServer(table, server.xmlrpc_threads, limits.max_depth)
+    json_server = JSONRPCServer(table, server.jsonrpc_threads, limits.max_depth, limits.max_calls)
+    return Router(
+        Backend("xmlrpc", xml_server, XML_CONTENT_TYPE, server.xmlrpc_threads, server.queue_size),
+        Backend("jsonrpc", json_server, JSON_CONTENT_TYPE, server.jsonrpc_threads,
+                server.queue_size),
+        table, Settings(config), *access_from(config), LoopStatus())
 
 
 class GatewayServer:
@@ -73,24 +90,13 @@ class GatewayServer:
                          for a in config.server.listen]
         self.listeners = listeners
         self.server_address = listeners[0].getsockname()
-        if services is None:
-            services = load_services(config.service.services, config.limits.max_int_bits)
-        self.table = MethodTable(services, config.limits.max_calls)
-        server = config.server
-        self.xml_server = XMLRPCServer(self.table, server.xmlrpc_threads, config.limits.max_depth)
-        self.json_server = JSONRPCServer(self.table, server.jsonrpc_threads,
-                                         config.limits.max_depth, config.limits.max_calls)
-        self.dispatcher = Dispatcher(
-            None, Backend("xmlrpc", self.xml_server, XML_CONTENT_TYPE,
-                          server.xmlrpc_threads, server.queue_size),
-            Backend("jsonrpc", self.json_server, JSON_CONTENT_TYPE,
-                    server.jsonrpc_threads, server.queue_size),
-            self.table, Settings(config), *access_from(config))
-        self.loop = ConnectionLoop(listeners, limits_from(config), self.dispatcher.dispatch,
-                                   self.dispatcher.reject)
-        self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
-        self.loop.accept_batch = 1 if config.server.workers > 1 else 64
-        self.dispatcher.loop = self.loop
+        self.router = build_router(config, services)
+        self.table = self.router.table
+        self.xml_server, self.json_server = self.router.xml.server, self.router.json.server
+        self.loop = ConnectionLoop(
+            listeners, limits_from(config), self.router, self.router.status,
+            tls=server_context(config.tls.certfile, config.tls.keyfile),
+            accept_batch=1 if config.server.workers > 1 else 64)
         self._closed = False
 
     @property
@@ -114,11 +120,10 @@ class GatewayServer:
         values and names each changed one in a warning.
         """
         self.loop.limits = limits_from(config)
-        for backend in (self.dispatcher.xml, self.dispatcher.json):
+        for backend in (self.router.xml, self.router.json):
             backend.capacity = backend_capacity(config, backend.name)
         apply_max_int_bits(self.table.services, config.limits.max_int_bits)
-        self.dispatcher.settings = Settings(config)
-        self.dispatcher.policy, self.dispatcher.auth = access_from(config)
+        self.router.reconfigure(Settings(config), *access_from(config))
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
         self.xml_server.max_depth = self.json_server.max_depth = config.limits.max_depth
         self.json_server.max_calls = self.table.max_calls = config.limits.max_calls

@@ -78,13 +78,13 @@ class Supervisor:
         if trimmer is not None:
             trimmer.stop()
         server.server_close()
-        log.info("stopped after %d calls", server.dispatcher.calls)
+        log.info("stopped after %d calls", server.router.calls)
         return 0 if finished else 1
 
     def _status(self) -> str:
         server = self.server
-        return (f"listening on {', '.join(server.addresses)}; {server.dispatcher.calls} calls; "
-                f"{server.loop.connection_count} connections")
+        return (f"listening on {', '.join(server.addresses)}; {server.router.calls} calls; "
+                f"{server.loop.status.connections} connections")
 
     def _reload(self) -> None:
         now_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000

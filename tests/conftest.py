@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from gateway import GatewayServer, load_config
+from gateway import GatewayServer
+from tests.support.gateways import config_of
 from tests.support.processes import Daemon
 
 
@@ -21,10 +22,7 @@ def _socket_timeout():
 
 
 def start_gateway(**overrides) -> tuple[GatewayServer, threading.Thread]:
-    settings = {"server.listen": ["127.0.0.1:0"], "logging.access_log": False}
-    settings.update({key.replace("__", "."): value for key, value in overrides.items()})
-    config = load_config(overrides=settings, use_default_path=False, environ={})
-    server = GatewayServer(config)
+    server = GatewayServer(config_of(**overrides))
     thread = threading.Thread(target=server.serve_forever, name="gateway-loop")
     thread.start()
     return server, thread

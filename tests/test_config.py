@@ -87,12 +87,12 @@ def _reload_probes(tmp_path):
     combined = tmp_path / "combined.pem"  # certfile alone: the key inside it
     combined.write_bytes(cert.read_bytes() + key.read_bytes())
     return {
-        "server.queue_size": (5, lambda s: (s.dispatcher.xml.capacity,
-                                            s.dispatcher.json.capacity), (21, 21)),
+        "server.queue_size": (5, lambda s: (s.router.xml.capacity,
+                                            s.router.json.capacity), (21, 21)),
         "server.max_connections": (77, lambda s: s.loop.limits.max_connections, 77),
         "server.drain_timeout": (3.0, lambda s: s.config.server.drain_timeout, 3.0),
         "limits.max_body_bytes": (5000, lambda s: s.loop.limits.max_body, 5000),
-        "limits.max_decompressed_bytes": (6000, lambda s: s.dispatcher.settings
+        "limits.max_decompressed_bytes": (6000, lambda s: s.router.settings
                                           .max_decompressed_bytes, 6000),
         "limits.max_header_bytes": (1000, lambda s: s.loop.limits.max_header_bytes, 1000),
         "limits.max_headers": (7, lambda s: s.loop.limits.max_headers, 7),
@@ -105,20 +105,20 @@ def _reload_probes(tmp_path):
         "limits.body_timeout": (2.5, lambda s: s.loop.limits.body_timeout, 2.5),
         "limits.idle_timeout": (3.5, lambda s: s.loop.limits.idle_timeout, 3.5),
         "limits.write_timeout": (4.5, lambda s: s.loop.limits.write_timeout, 4.5),
-        "http.gzip_min_bytes": (10, lambda s: s.dispatcher.settings.gzip_min_bytes, 10),
-        "http.get_calls": (False, lambda s: s.dispatcher.policy.get_calls, False),
+        "http.gzip_min_bytes": (10, lambda s: s.router.settings.gzip_min_bytes, 10),
+        "http.get_calls": (False, lambda s: s.router.policy.get_calls, False),
         "tls.certfile": (str(combined), lambda s: s.loop.tls is not None, True),
         "tls.keyfile": (str(key), lambda s: s.loop.tls is not None, True),
-        "auth.users": ({"alice": hash_secret("pw")}, lambda s: list(s.dispatcher.auth.users),
+        "auth.users": ({"alice": hash_secret("pw")}, lambda s: list(s.router.auth.users),
                        ["alice"]),
-        "auth.tokens": ([hash_secret("tok")], lambda s: len(s.dispatcher.auth.tokens), 1),
-        "auth.realm": ("elsewhere", lambda s: s.dispatcher.auth.realm, "elsewhere"),
-        "access.allow_networks": (["10.0.0.0/8"], lambda s: s.dispatcher.policy
+        "auth.tokens": ([hash_secret("tok")], lambda s: len(s.router.auth.tokens), 1),
+        "auth.realm": ("elsewhere", lambda s: s.router.auth.realm, "elsewhere"),
+        "access.allow_networks": (["10.0.0.0/8"], lambda s: s.router.policy
                                   .client_allowed("127.0.0.1"), False),
-        "access.allowed_origins": (["https://app.example"], lambda s: s.dispatcher.policy
+        "access.allowed_origins": (["https://app.example"], lambda s: s.router.policy
                                    .allowed_origins, {"https://app.example"}),
-        "access.rate": (2.0, lambda s: s.dispatcher.policy.rate, 2.0),
-        "access.burst": (3, lambda s: s.dispatcher.policy.burst, 3),
+        "access.rate": (2.0, lambda s: s.router.policy.rate, 2.0),
+        "access.burst": (3, lambda s: s.router.policy.burst, 3),
         "logging.level": ("error", lambda s: logging.getLogger().level, logging.ERROR),
         "logging.access_log": (False, lambda s: logging.getLogger("gateway.access").disabled,
                                True),

@@ -69,6 +69,16 @@ def xml_call(method: str, *params) -> bytes:
     return request(body=xmlrpc.client.dumps(params, method).encode())
 
 
+def assert_fresh_calls_answered(url: str, bound: float, behind: str) -> None:
+    """A fresh call with each protocol's client is answered within ``bound`` seconds."""
+    for proxy in (xmlrpc.client.ServerProxy(url), jsonrpclib.ServerProxy(url)):
+        started = time.monotonic()
+        assert proxy.add(2, 3) == 5
+        elapsed = time.monotonic() - started
+        print(f"a fresh call behind {behind}: {elapsed * 1000:.0f} ms")
+        assert elapsed < bound, f"a fresh call waited {elapsed:.2f}s behind {behind}"
+
+
 # -- deadlines ------------------------------------------------------------------------
 
 def test_headers_trickled_past_header_timeout_get_408(make_gateway):
@@ -122,7 +132,8 @@ def test_idle_keepalive_connection_is_closed_after_idle_timeout(make_gateway):
 
 
 def test_slow_reader_is_dropped_after_write_timeout(make_gateway):
-    """A client that never reads a big response holds its worker only for write_timeout."""
+    """A client that never reads a big response holds no worker, and is dropped after
+    write_timeout."""
     server = make_gateway(limits__write_timeout=1.0, server__jsonrpc_threads=1,
                           server__queue_size=0)
     addr = address(server)
@@ -139,12 +150,63 @@ def test_slow_reader_is_dropped_after_write_timeout(make_gateway):
                 break
             time.sleep(0.1)
         freed_after = time.monotonic() - started
+        time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))  # past write_timeout
         data, closed = reader.read_to_close(timeout=5)
     print(f"worker freed {freed_after:.2f}s after the slow reader stalled; saw {statuses}")
     assert statuses[-1] == 200, f"the worker was never freed: {statuses}"
     assert set(statuses) <= {200, 503}, statuses
     assert freed_after < 4.5, f"the worker was freed only after {freed_after:.1f}s"
     assert closed and len(data) < 12 * MiB, "the slow reader's connection must be closed"
+
+
+def test_clients_that_never_read_their_answers_do_not_starve_others(make_gateway):
+    """40 clients each asking for a 256 KiB answer and never reading it hold no thread:
+    their answers wait in the loop, and a fresh call is answered at once."""
+    server = make_gateway(limits__write_timeout=20.0)
+    addr, url = address(server), url_of(server)
+    echo = {"jsonrpc": "2.0", "method": "ping", "params": ["x" * (256 * 1024)], "id": 1}
+    big = request(body=gzip.compress(json.dumps(echo).encode()), content_type="application/json",
+                  headers=[("Content-Encoding", "gzip")])  # 1 KiB asking for 256 KiB
+    stuck = [Client(addr, timeout=10, receive_buffer=4096) for _ in range(40)]
+    try:
+        for client in stuck:
+            # Loopback sockets buffer about 3 MiB: 16 pipelined answers overflow them.
+            client.send(big * 16)
+        # Every answer they will get is computed; the rest waits, unread, in the loop.
+        assert wait_until(lambda: health(addr)["in_flight"] == 0, timeout=20)
+        assert_fresh_calls_answered(url, 1.0, "40 clients that never read")
+        assert health(addr)["connections"] >= 40, "the stuck clients were dropped instead"
+    finally:
+        for client in stuck:
+            client.close()
+
+
+def test_unread_answers_are_bounded_in_memory_then_calls_are_503(make_gateway):
+    """Answers that wait for clients who never read are bounded (4 x max_decompressed_bytes):
+    past that, new calls are refused 503 instead of computed; they resume once those go."""
+    server = make_gateway(limits__max_decompressed_bytes=MiB, limits__write_timeout=20.0)
+    addr, url = address(server), url_of(server)
+    echo = {"jsonrpc": "2.0", "method": "ping", "params": ["x" * (900 * 1024)], "id": 1}
+    big = request(body=gzip.compress(json.dumps(echo).encode()), content_type="application/json",
+                  headers=[("Content-Encoding", "gzip")])
+    stuck = [Client(addr, timeout=10, receive_buffer=4096) for _ in range(12)]
+    try:
+        for client in stuck:
+            client.send(big * 6)  # past what the kernel buffers: one answer each stays with us
+        assert wait_until(lambda: health(addr)["in_flight"] == 0, timeout=10)
+        reply = exchange(addr, json_call("add", [1, 2]))
+        assert reply.status == 503 and reply.headers.get("retry-after") == "1", reply
+    finally:
+        for client in stuck:
+            client.close()
+    assert wait_until(lambda: _add_works(url), timeout=5), "calls did not resume"
+
+
+def _add_works(url: str) -> bool:
+    try:
+        return jsonrpclib.ServerProxy(url).add(2, 3) == 5
+    except (OSError, jsonrpclib.jsonrpc.ProtocolError):
+        return False
 
 
 # -- idle connections, connection and thread bounds --------------------------------------
@@ -169,12 +231,7 @@ def test_hundreds_of_idle_clients_do_not_starve_a_fresh_caller(make_gateway):
     try:
         for i in range(300):
             idle.append(_idle_client(addr, i % 4))
-        started = time.monotonic()
-        assert xmlrpc.client.ServerProxy(url).add(2, 3) == 5
-        assert jsonrpclib.ServerProxy(url).add(2, 3) == 5
-        elapsed = time.monotonic() - started
-        print(f"two fresh calls behind 300 idle connections: {elapsed * 1000:.0f} ms")
-        assert elapsed < 2.0, f"a fresh caller waited {elapsed:.1f}s behind idle connections"
+        assert_fresh_calls_answered(url, 1.0, "300 idle connections")
         assert health(addr)["connections"] >= 300, "the idle connections were dropped instead"
     finally:
         for client in idle:
@@ -285,7 +342,7 @@ def test_abrupt_disconnect_leaves_nothing_behind(make_gateway, vanish):
     server = make_gateway(service__services=SLOW)
     addr = address(server)
     vanish(addr)
-    backends = (server.dispatcher.xml, server.dispatcher.json)
+    backends = (server.router.xml, server.router.json)
     assert wait_until(lambda: all(b.in_flight == 0 for b in backends), timeout=5), \
         "a worker is still held for a client that left"
     assert wait_until(lambda: health(addr)["connections"] == 1, timeout=5), \

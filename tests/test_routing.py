@@ -12,9 +12,11 @@ from __future__ import annotations
 import http.client
 import json
 import xmlrpc.client
-from urllib.parse import urlsplit
 
 import pytest
+
+from tests.support import wire
+from tests.support.wire import request
 
 JSON_CALL = b'{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}'
 XML_CALL = (b"<?xml version='1.0'?><methodCall><methodName>add</methodName><params>"
@@ -22,20 +24,8 @@ XML_CALL = (b"<?xml version='1.0'?><methodCall><methodName>add</methodName><para
             b"<param><value><int>2</int></value></param></params></methodCall>")
 
 
-def request(url: str, method: str, path: str, body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPResponse, bytes]:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response, response.read()
-    finally:
-        connection.close()
-
-
 def post(url: str, body: bytes, content_type: str | None, path: str = "/"):
-    return request(url, "POST", path, body, {"Content-Type": content_type} if content_type else {})
+    return wire.post(url, body, content_type, path)
 
 
 def assert_json_answer(status: int, response: http.client.HTTPResponse, body: bytes) -> None:

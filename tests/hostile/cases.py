@@ -257,6 +257,38 @@ HEAD = [
         length=False), Expect(codes=(INVALID, PARAMS, PARSE)), gateway="default"),
 ]
 
+AT_ONCE_400 = Expect(status=(400,), within=1.0)
+
+FRAMING = [  # issue 9: judged the moment a line ends, never after a wait
+    Case("HTTP/0.9 GET without a version", lambda t: b"GET /\r\n", AT_ONCE_400),
+    Case("HTTP/0.9 POST without a version", lambda t: b"POST /RPC2\r\n", AT_ONCE_400),
+    Case("HTTP/0.9 line ended by a bare LF", lambda t: b"GET /\n", AT_ONCE_400),
+    Case("bare LF line endings, JSON call", lambda t: json_call("add", [1, 2])
+         .replace(b"\r\n", b"\n"), Expect(codes=(None,), result=3, within=1.0)),
+    Case("bare LF line endings, XML call", lambda t: xml_call("add", 1, 2)
+         .replace(b"\r\n", b"\n"), Expect(codes=(None,), result=3, within=1.0)),
+    Case("lone CR line endings", lambda t: b"GET /healthz HTTP/1.1\rHost: x\r", AT_ONCE_400),
+    Case("bare CR inside a header value", lambda t: b"GET / HTTP/1.1\r\nX-A: 1\r2\r\n\r\n",
+         AT_ONCE_400),
+    Case("ESC in the User-Agent", lambda t: request(
+        "GET", "/", content_type=None, length=False,
+        headers=[("User-Agent", "\x1b[2J\x1b[31mred")]), AT_ONCE_400),
+    Case("NUL in a header value", lambda t: request(
+        "GET", "/", content_type=None, length=False, headers=[("X-A", "a\x00b")]), AT_ONCE_400),
+    Case("DEL in a header value", lambda t: request(
+        "GET", "/", content_type=None, length=False, headers=[("X-A", "a\x7fb")]), AT_ONCE_400),
+    Case("control byte in a header name", lambda t: request(
+        "GET", "/", content_type=None, length=False, headers=[("X\x01A", "1")]), AT_ONCE_400),
+    Case("ESC in the request target", lambda t: b"GET /\x1b[31m HTTP/1.1\r\n\r\n",
+         AT_ONCE_400),
+    Case("NUL in the request target", lambda t: b"GET /RPC2\x00 HTTP/1.1\r\n\r\n",
+         AT_ONCE_400),
+    Case("tab in the request target", lambda t: b"GET /\tx HTTP/1.1\r\n\r\n", AT_ONCE_400),
+    Case("bare LF in chunked framing", lambda t: request(
+        content_type="application/json", length=False,
+        headers=[("Transfer-Encoding", "chunked")]) + b"2\n{}\n0\n\n", AT_ONCE_400),
+]
+
 CLASS_HINTS = [
     Case("class hints in params are refused", lambda t: json_call("ping", [hints(t)]),
          error(PARAMS)),
@@ -347,4 +379,4 @@ SECRETS = [
 ]
 
 CATALOGUE = (XML_ENTITIES + XML_MALFORMED + JSON_MALFORMED + CONTENT_LENGTH + CHUNKED
-             + ENCODED + HEAD + CLASS_HINTS + CALCULATOR + BATCHES + SECRETS)
+             + ENCODED + HEAD + FRAMING + CLASS_HINTS + CALCULATOR + BATCHES + SECRETS)

@@ -205,6 +205,17 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     return int(match.group(1)), match.group(2).decode("latin-1"), headers
 
 
+def parse_reply(data: bytes, seconds: float = 0.0) -> Reply:
+    """One complete response held in memory, parsed as strictly as ``Client.reply``."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep, f"no end of the response head in {data[:300]!r}"
+    status, reason, headers = _parse_head(head)
+    assert "transfer-encoding" not in headers, "the gateway never chunks a response"
+    size = int(headers.get("content-length", "0"))
+    assert len(rest) == size, f"Content-Length {size} but {len(rest)} bytes follow"
+    return Reply(status, reason, headers, rest, seconds)
+
+
 def exchange(address: tuple[str, int], payload: bytes | Iterable[bytes],
              timeout: float = 5.0) -> Reply:
     """Connect, send ``payload`` (bytes, or pieces until the gateway answers), read one reply."""

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +23,8 @@ class Daemon:
     """
 
     def __init__(self, tmp: Path, args: list[str], env: dict[str, str] | None = None,
-                 ready_timeout: float = 20.0) -> None:
+                 ready_timeout: float = 20.0, preexec_fn: Callable[[], None] | None = None,
+                 ) -> None:
         self.notify_path = str(tmp / f"notify-{os.getpid()}-{id(self)}")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
@@ -34,7 +36,8 @@ class Daemon:
                     "PYTHONPATH": str(ROOT), **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gateway", *args], cwd=ROOT, env=full_env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
+            preexec_fn=preexec_fn)
         ready = self.wait_for("READY=1")
         status = [line for line in ready.splitlines() if line.startswith("STATUS=")][0]
         first = status.split("listening on ", 1)[1].split(";")[0].split(", ")[0]
@@ -63,7 +66,8 @@ class Daemon:
                 return message
 
     def stderr(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text()
 
     def signal(self, signum: int) -> None:

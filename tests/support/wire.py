@@ -1,4 +1,4 @@
-"""One raw HTTP POST with http.client: the status, the response object and its body."""
+"""One raw HTTP request with http.client: the status, the response object and its body."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ import http.client
 from urllib.parse import urlsplit
 
 
-def post(url: str, body: bytes, content_type: str | None, path: str,
-         ) -> tuple[int, http.client.HTTPResponse, bytes]:
+def request(url: str, method: str, path: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None,
+            ) -> tuple[int, http.client.HTTPResponse, bytes]:
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        headers = {"Content-Type": content_type} if content_type else {}
-        connection.request("POST", path, body=body, headers=headers)
+        connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, response, response.read()
     finally:
         connection.close()
+
+
+def post(url: str, body: bytes, content_type: str | None, path: str,
+         ) -> tuple[int, http.client.HTTPResponse, bytes]:
+    return request(url, "POST", path, body, {"Content-Type": content_type} if content_type else {})

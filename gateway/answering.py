@@ -1,0 +1,114 @@
+"""The job that answers a call on a worker thread, and the one place a finished call is recorded.
+
+A worker runs ``Answerer.answer``: authentication, the protocol call, the
+response headers, then one hand-off of the bytes to the connection loop
+(``conn.reply``); it never touches the socket, so a client that does not read
+its answer cannot hold a worker. ``record`` is the single place a finished
+request is logged, whichever thread answered it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+from typing import Any, Callable
+
+from gateway import faults
+from gateway.http import HTTPError, Request, decode_body
+from gateway.connection import Connection
+from gateway.loop import LoopStatus
+from gateway.pools import Backend
+from gateway.reply import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, Reply, error_reply
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("gateway.access")
+
+FAILED_AUTH_DELAY = 0.5  # seconds before a 401: slows guessing, holds no thread
+
+
+def record(request: Request, reply: Reply, seconds: float) -> None:
+    """The access log line of one answered request (one request, one line)."""
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info('%s "%s %s %s" %d %d %s %s %s %.1fms "%s"', request.client,
+                        request.method, request.path[:200], request.version, reply.status,
+                        len(reply.body), reply.protocol, reply.method, reply.outcome,
+                        seconds * 1000, request.headers.get("user-agent", "-")[:100])
+
+
+def finish(request: Request, reply: Reply, status: LoopStatus, gzip_min_bytes: int) -> bytes:
+    """The reply's bytes for this request: keep-alive, compression, CORS, HEAD."""
+    reply.keep_alive = reply.keep_alive and request.keep_alive and not status.stopping
+    if len(reply.body) >= gzip_min_bytes and "gzip" in request.headers.get(
+            "accept-encoding", ""):
+        reply.body = gzip.compress(reply.body, compresslevel=1, mtime=0)
+        reply.headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    if request.version == "HTTP/1.0" and reply.keep_alive:
+        reply.headers["Connection"] = "keep-alive"
+    reply.headers.update(request.cors)
+    reply.head_only = request.method == "HEAD"
+    return reply.encode()
+
+
+def call(request: Request, backend: Backend, max_decompressed_bytes: int) -> Reply:
+    """POST of an XML-RPC or JSON-RPC body to the backend's protocol server."""
+    body = decode_body(request.body, request.headers.get("content-encoding", ""),
+                       max_decompressed_bytes)
+    payload, method, outcome = backend.server.dispatch(body)
+    if payload is None:
+        # Nothing to answer: 204, except to jsonrpclib, whose transport raises on
+        # any status but 200 and takes an empty 200 as "no result".
+        if request.headers.get("user-agent", "").startswith("jsonrpclib"):
+            return Reply(200, b"", JSON_CONTENT_TYPE, method=method, outcome=outcome)
+        return Reply(204, method=method, outcome=outcome)
+    return Reply(200, payload, backend.content_type, method=method, outcome=outcome)
+
+
+class Answerer:
+    """Runs routed jobs on worker threads and hands their answers back to the loop."""
+
+    def __init__(self, settings: Any, auth: Any, status: LoopStatus) -> None:
+        self.settings = settings  # replaced whole on reload
+        self.auth = auth
+        self.status = status
+
+    def answer(self, conn: Connection, request: Request, backend: Backend,
+               job: Callable[[], Reply]) -> None:
+        start = time.perf_counter()
+        try:
+            if self.auth.enabled and not self.auth.allows(
+                    request.headers.get("authorization", "")):
+                self._refuse_credentials(conn, request, backend)
+                return
+            reply = _run(job, request)
+        finally:
+            backend.release()
+        reply.protocol = backend.name
+        data = finish(request, reply, self.status, self.settings.gzip_min_bytes)
+        record(request, reply, time.perf_counter() - start)
+        # Last: the loop thread wakes now, and this thread has nothing left to hold the GIL for.
+        conn.reply(data, reply.keep_alive)
+
+    def _refuse_credentials(self, conn: Connection, request: Request, backend: Backend) -> None:
+        """401 after a pause, written by the loop so that the pause holds no thread."""
+        log.warning("%s authentication failed (%d failures so far)", request.client,
+                    self.auth.failures)
+        reply = Reply(401, b"401 credentials required or not accepted\n", TEXT_CONTENT_TYPE,
+                      {"WWW-Authenticate": self.auth.challenge, **request.cors},
+                      keep_alive=False, protocol=backend.name, outcome="unauthorized")
+        conn.reply_later(reply.encode(), FAILED_AUTH_DELAY)
+        record(request, reply, 0.0)
+
+
+def _run(job: Callable[[], Reply], request: Request) -> Reply:
+    """The job's reply; a refusal or a bug becomes an error reply, never a traceback."""
+    try:
+        return job()
+    except HTTPError as error:  # the request was read whole: the connection may stay
+        reply = error_reply(error, request)
+        reply.keep_alive = True
+        return reply
+    except Exception as error:  # a bug: logged with a reference, never sent
+        code, message = faults.describe(error, "request")
+        return Reply(500, f"500 {message}\n".encode(), TEXT_CONTENT_TYPE,
+                     outcome=f"error {code}")
