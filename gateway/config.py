@@ -161,6 +161,25 @@ def _kind(value: Any) -> str:
             list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
 
 
+_ENDPOINT = re.compile(r"tcp://(?:\*|\[[0-9a-fA-F:.]+\]|[^:/\[\]\s]+):(?P<port>\*|\d{1,5})"
+                       r"|ipc://\S+")
+
+
+def _endpoints(value: Any) -> tuple[str, ...]:
+    """zerorpc endpoints: ``tcp://HOST:PORT`` (port 0 or ``*`` = any free one), ``ipc://path``."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of endpoints, got {_kind(value)}")
+    for item in value:
+        match = _ENDPOINT.fullmatch(item) if isinstance(item, str) else None
+        if not match:
+            raise ValueError(f'expected "tcp://HOST:PORT" or "ipc:///path", got {item!r}')
+        if match["port"] and match["port"] != "*" and int(match["port"]) > 65535:
+            raise ValueError(f"port {match['port']} is out of range in {item!r}")
+    return tuple(value)
+
+
 MiB = 1 << 20
 SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any], str]]] = {
     "server": {
@@ -222,6 +241,22 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any], str]]] = {
     "logging": {
         "level": ("info", _choice("debug", "info", "warning", "error"), "log level"),
         "access_log": (True, _bool, "one line per request"),
+    },
+    "zerorpc": {
+        "listen": ([], _endpoints, 'zerorpc endpoints, "tcp://HOST:PORT" or "ipc:///path" '
+                                   "(port 0 or * = a free port); empty = off"),
+        "threads": (16, _int(1, 1024), "threads that run zerorpc calls"),
+        "queue_size": (64, _int(0, 100000), "zerorpc calls that may wait for a thread; "
+                                            "past it ERR Busy"),
+        "heartbeat": (5.0, _seconds, "seconds between heartbeats on an open call; a peer "
+                                     "silent for two is gone and its call freed"),
+        "max_message_bytes": (4 * MiB, _int(1024, 1 << 30),
+                              "largest zerorpc message; a bigger one closes its connection"),
+        "max_channels_per_peer": (100, _int(1, 100000), "calls one zerorpc connection may "
+                                                        "have open; past it ERR TooManyChannels"),
+        "max_list_items": (100000, _int(1, 1 << 30), "a streaming method called over XML-RPC "
+                                                     "or JSON-RPC answers at most this many "
+                                                     "items, past it -32602"),
     },
 }
 

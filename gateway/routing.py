@@ -95,11 +95,12 @@ class Dispatcher:
         self.settings = settings
         self.started = time.monotonic()
         self._index_page = _index_page(table)
+        self.others: list[Any] = []  # other fronts (zerorpc), with .served and .in_flight
 
     @property
     def calls(self) -> int:
-        """Requests answered by the two servers (for /healthz and STATUS=)."""
-        return self.xml.served + self.json.served
+        """Requests answered by the two servers and other fronts (for /healthz and STATUS=)."""
+        return self.xml.served + self.json.served + sum(o.served for o in self.others)
 
     # -- on the loop thread ------------------------------------------------------
 
@@ -344,7 +345,8 @@ class Dispatcher:
             "status": "draining" if self.loop.stopping else "ok",
             "uptime": round(time.monotonic() - self.started, 1),
             "calls": self.calls,
-            "in_flight": self.xml.in_flight + self.json.in_flight,
+            "in_flight": self.xml.in_flight + self.json.in_flight + sum(
+                o.in_flight for o in self.others),
             "connections": self.loop.connection_count,
             "auth_failures": self.auth.failures,
         }).encode()

@@ -51,6 +51,8 @@ class Supervisor:
         server = self.server
         thread = serve_in_thread(server)
         where = ", ".join(server.addresses)
+        if server.zerorpc_endpoints:
+            where += f"; zerorpc on {', '.join(server.zerorpc_endpoints)}"
         services = ", ".join(server.config.service.services)
         log.info("rpc-gateway %s serving XML-RPC and JSON-RPC on %s (service: %s)",
                  __version__, where, services)
@@ -79,8 +81,10 @@ class Supervisor:
 
     def _status(self) -> str:
         server = self.server
-        return (f"listening on {', '.join(server.addresses)}; {server.dispatcher.calls} calls; "
-                f"{server.loop.connection_count} connections")
+        zerorpc = (f"zerorpc on {', '.join(server.zerorpc_endpoints)}; "
+                   if server.zerorpc_endpoints else "")
+        return (f"listening on {', '.join(server.addresses)}; {zerorpc}"
+                f"{server.dispatcher.calls} calls; {server.loop.connection_count} connections")
 
     def _reload(self) -> None:
         now_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
@@ -93,6 +97,9 @@ class Supervisor:
         for key in ("listen", "workers", "xmlrpc_threads", "jsonrpc_threads"):
             if getattr(old.server, key) != getattr(config.server, key):
                 log.warning("reload: server.%s changed; it takes effect on restart", key)
+        for key in ("listen", "threads"):
+            if getattr(old.zerorpc, key) != getattr(config.zerorpc, key):
+                log.warning("reload: zerorpc.%s changed; it takes effect on restart", key)
         if old.service.services != config.service.services:
             log.warning("reload: service.services changed; it takes effect on restart")
         self.server.apply(config)
