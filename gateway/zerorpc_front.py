@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import stat
 import threading
 import time
 from typing import Any, Callable
@@ -51,15 +52,6 @@ class ZerorpcFront:
         self.policy = policy
         self.calls = Calls(table)
         self.channels = Channels(settings.heartbeat, settings.max_channels_per_peer)
-        self.context = zmq.Context(io_threads=1)
-        self.sockets: list[zmq.Socket] = []
-        self.endpoints: list[str] = []
-        try:
-            for endpoint in settings.listen:
-                self._bind(endpoint)
-        except zmq.ZMQError as error:
-            self.close()
-            raise OSError(f"cannot bind zerorpc endpoint {endpoint}: {error}") from None
         self.capacity = settings.threads + settings.queue_size
         self.in_flight = 0  # jobs on the pool; the loop thread alone counts them
         self.served = 0
@@ -73,6 +65,16 @@ class ZerorpcFront:
         self._pending_size: int | None = None
         self._pool = _Pool()
         self._thread: threading.Thread | None = None
+        self._sockets_closed = False
+        self.context = zmq.Context(io_threads=1)
+        self.sockets: list[zmq.Socket] = []
+        self.endpoints: list[str] = []
+        try:
+            for endpoint in settings.listen:
+                self._bind(endpoint)
+        except zmq.ZMQError as error:
+            self.close()
+            raise OSError(f"cannot bind zerorpc endpoint {endpoint}: {error}") from None
 
     def _bind(self, endpoint: str) -> None:
         sock = self.context.socket(zmq.ROUTER)
@@ -106,8 +108,7 @@ class ZerorpcFront:
     def close(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return  # the loop still owns the sockets; it closes them as it ends
-        for sock in self.sockets:
-            sock.close(linger=1000)
+        self._close_sockets()
         self.context.term()
         if hasattr(self, "_wake"):
             os.close(self._wake)
@@ -155,8 +156,23 @@ class ZerorpcFront:
             log.exception("the zerorpc loop failed")
         finally:
             self._end_remaining()
-            for sock in self.sockets:
-                sock.close(linger=1000)
+            self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        """Close (flushing for up to a second) and remove our ipc socket files, once."""
+        if self._sockets_closed:
+            return
+        self._sockets_closed = True
+        for sock in self.sockets:
+            sock.close(linger=1000)
+        for endpoint in self.endpoints:
+            if endpoint.startswith("ipc://"):
+                path = endpoint[len("ipc://"):]
+                try:
+                    if stat.S_ISSOCK(os.lstat(path).st_mode):
+                        os.unlink(path)
+                except OSError:
+                    pass
 
     def _drained(self) -> bool:
         """Stopping: done once no job is running (or the drain time is up)."""
