@@ -27,14 +27,13 @@ from gateway.methods import MethodTable
 from gateway.pools import WorkerPoolMixIn
 from gateway.zerorpc_calls import Calls, Result, refusal
 from gateway.zerorpc_channels import Channel, Channels, TooManyChannels
+from gateway.zerorpc_peers import Peers, log_call
 from gateway.zerorpc_wire import HEARTBEAT, MORE, BadEvent, Event, decode, encode, error_args
 
 log = logging.getLogger("gateway.zerorpc")
-access_log = logging.getLogger("gateway.access")
 
 BATCH = 256  # stream items per job, so one stream cannot hold a thread for long
 READS_PER_WAKE = 64  # messages read from one socket before looking at the others
-_MAX_REMEMBERED = 10000  # peers' addresses and log-once keys kept
 
 
 class _Pool(WorkerPoolMixIn):
@@ -49,7 +48,6 @@ class ZerorpcFront:
     def __init__(self, settings: Any, table: MethodTable,
                  policy: AccessPolicy | None = None) -> None:
         self.settings = settings
-        self.policy = policy
         self.calls = Calls(table)
         self.channels = Channels(settings.heartbeat, settings.max_channels_per_peer)
         self.capacity = settings.threads + settings.queue_size
@@ -60,8 +58,7 @@ class ZerorpcFront:
         self._done: collections.deque[Result] = collections.deque()
         self._waiting: collections.deque[Channel] = collections.deque()
         self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._peers: dict[tuple, tuple[str, bool]] = {}
-        self._warned: set[tuple[str, str]] = set()
+        self.peers = Peers(policy)
         self._pending_size: int | None = None
         self._pool = _Pool()
         self._thread: threading.Thread | None = None
@@ -118,12 +115,12 @@ class ZerorpcFront:
 
     def apply(self, settings: Any, policy: AccessPolicy | None) -> None:
         """Reload: limits and heartbeat now; endpoints and thread count on restart."""
-        self.settings, self.policy = settings, policy
+        self.settings = settings
+        self.peers.reset(policy)
         self.channels.heartbeat = settings.heartbeat
         self.channels.max_per_peer = settings.max_channels_per_peer
         self.capacity = self.settings.threads + settings.queue_size
         self._pending_size = settings.max_message_bytes  # the loop thread sets it
-        self._peers = {}
         self._signal()
 
     def _signal(self) -> None:
@@ -192,19 +189,19 @@ class ZerorpcFront:
 
     def _on_message(self, sock: zmq.Socket, frames: list[zmq.Frame]) -> None:
         if len(frames) < 3 or frames[-2].bytes != b"":
-            self._warn(frames[0].bytes if frames else b"", "frames",
+            self.peers.warn(frames[0].bytes if frames else b"", "frames",
                        "a message without [identity, empty delimiter, payload] was dropped")
             return
         envelope = tuple(frame.bytes for frame in frames[:-2])
-        address, allowed = self._peer(envelope, frames[-1])
+        address, allowed = self.peers.lookup(envelope, frames[-1])
         if not allowed:
-            self._warn(envelope, "access", f"{address} is not in access.allow_networks; "
+            self.peers.warn(envelope, "access", f"{address} is not in access.allow_networks; "
                        "its zerorpc messages are dropped")
             return
         try:
             event = decode(frames[-1].buffer)
         except BadEvent as bad:
-            self._warn(envelope, bad.kind, f"{address}: {bad} (dropped"
+            self.peers.warn(envelope, bad.kind, f"{address}: {bad} (dropped"
                        f"{', answered ERR' if bad.answerable else ''})")
             if bad.answerable:
                 self._send(sock, envelope, encode("ERR", error_args(bad.reply_name, str(bad)),
@@ -218,7 +215,7 @@ class ZerorpcFront:
     def _new_call(self, sock: zmq.Socket, envelope: tuple, event: Event, peer: str) -> None:
         key = (envelope, event.message_id)
         if self.channels.get(key) is not None:
-            self._warn(envelope, "duplicate", f"{peer}: a new call reused an open call's "
+            self.peers.warn(envelope, "duplicate", f"{peer}: a new call reused an open call's "
                        "message_id; dropped")
             return
         refused = None
@@ -230,11 +227,11 @@ class ZerorpcFront:
             try:
                 channel = self.channels.open(key, sock, event.name, peer, time.monotonic())
             except TooManyChannels as error:
-                self._warn(envelope, "flood", f"{peer}: {error}; its new calls get ERR")
+                self.peers.warn(envelope, "flood", f"{peer}: {error}; its new calls get ERR")
                 refused = ("TooManyChannels", str(error))
         if refused:
             self._send(sock, envelope, refusal(event.message_id, *refused))
-            self._log(peer, event.name, f"refused {refused[0]}", 0, 0.0)
+            log_call(peer, event.name, f"refused {refused[0]}", 0, 0.0)
             return
         channel.slots -= 1  # the reply (or first item) takes the peer's initial slot
         self._submit(channel, lambda: self.calls.start(channel, event))
@@ -243,7 +240,7 @@ class ZerorpcFront:
         channel = self.channels.get((envelope, event.response_to))
         if channel is None:  # late heartbeats and grants for ended calls are normal
             if event.name not in (HEARTBEAT, MORE):
-                self._warn(envelope, "unroutable", f"an event {event.name[:40]!r} for no "
+                self.peers.warn(envelope, "unroutable", f"an event {event.name[:40]!r} for no "
                            "open call was dropped")
             return
         channel.heard = time.monotonic()
@@ -252,7 +249,7 @@ class ZerorpcFront:
             if channel.stream is not None and not channel.producing:
                 self._produce(channel)
         elif event.name != HEARTBEAT:
-            self._warn(envelope, "unexpected", f"{channel.peer}: event {event.name[:40]!r} "
+            self.peers.warn(envelope, "unexpected", f"{channel.peer}: event {event.name[:40]!r} "
                        "on an open call was ignored")
 
     # -- jobs -------------------------------------------------------------------------
@@ -329,7 +326,7 @@ class ZerorpcFront:
         self._close_stream(channel)
         self.served += 1
         seconds = time.monotonic() - channel.started
-        self._log(channel.peer, channel.method, outcome, result.size if result else 0, seconds)
+        log_call(channel.peer, channel.method, outcome, result.size if result else 0, seconds)
 
     def _end_stream(self, channel: Channel) -> None:
         """Stopping: an open stream ends with an ERR the client sees, not a false DONE."""
@@ -365,9 +362,9 @@ class ZerorpcFront:
             if not channel.producing:
                 self._close_stream(channel)
             self.served += 1
-            self._log(channel.peer, channel.method, "lost", 0, now - channel.started)
+            log_call(channel.peer, channel.method, "lost", 0, now - channel.started)
 
-    # -- sending, peers, logging ------------------------------------------------------
+    # -- sending ----------------------------------------------------------------------
 
     def _send(self, sock: zmq.Socket, envelope: tuple, frame: bytes) -> bool:
         """Send without waiting; False when the peer is gone or not reading."""
@@ -375,40 +372,9 @@ class ZerorpcFront:
             sock.send_multipart([*envelope, b"", frame], zmq.NOBLOCK)
             return True
         except zmq.Again:
-            self._warn(envelope, "not-reading", "a peer is not reading its replies; "
+            self.peers.warn(envelope, "not-reading", "a peer is not reading its replies; "
                        "replies to it are dropped")
         except zmq.ZMQError as error:
             if error.errno != zmq.EHOSTUNREACH:
                 log.warning("zerorpc: send failed: %s", error)
         return False
-
-    def _peer(self, envelope: tuple, frame: zmq.Frame) -> tuple[str, bool]:
-        known = self._peers.get(envelope)
-        if known is None:
-            if len(self._peers) >= _MAX_REMEMBERED:
-                self._peers.clear()
-            try:
-                address = frame.get("Peer-Address") or "local"
-            except zmq.ZMQError:
-                address = "local"
-            allowed = self.policy is None or address == "local" or \
-                self.policy.client_allowed(address)
-            known = self._peers[envelope] = (address, allowed)
-        return known
-
-    def _warn(self, envelope: Any, kind: str, message: str) -> None:
-        """Log one kind of bad input once per peer: a flood costs no log flood."""
-        peer = self._peers.get(envelope, ("unknown",))[0] if isinstance(envelope, tuple) \
-            else "unknown"
-        key = (peer, kind)
-        if key in self._warned:
-            return
-        if len(self._warned) >= _MAX_REMEMBERED:
-            self._warned.clear()
-        self._warned.add(key)
-        log.warning("zerorpc: %s (logged once per peer)", message)
-
-    def _log(self, peer: str, method: str, outcome: str, size: int, seconds: float) -> None:
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info('%s "CALL %s zerorpc/3" - %d zerorpc %s %s %.1fms "-"', peer,
-                            method[:100], size, method[:64], outcome, seconds * 1000)

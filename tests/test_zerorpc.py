@@ -236,6 +236,8 @@ def test_zerorpc_calls_are_counted_in_healthz_and_logged(gateway, endpoint):
     assert calls() == before + 2  # listinfo and getpow (/healthz itself is not a call)
     log = gateway.stderr()
     assert '"CALL getpow zerorpc/3" - ' in log and " zerorpc getpow ok " in log
+    notes(NOTES_STREAM, endpoint)
+    assert " zerorpc streaming_range ok 5 items " in gateway.stderr()
 
 
 def test_a_stream_method_answers_a_list_over_xmlrpc_and_jsonrpc(gateway):

@@ -161,3 +161,17 @@ def test_a_flood_of_garbage_does_not_delay_another_peer(front):
         started = time.monotonic()
         assert other.call("add", [1, 2], timeout=10) == ("OK", [3])
         assert time.monotonic() - started < 5  # generous: the loop reads fairly
+
+
+def test_access_allow_networks_applies_to_zerorpc_peers(make_gateway, caplog):
+    caplog.set_level(logging.WARNING, logger="gateway.zerorpc")
+    server = make_gateway(zerorpc__listen=["tcp://127.0.0.1:0"],
+                          access__allow_networks=["10.0.0.0/8"])
+    with RawPeer(server.zerorpc_endpoints[0]) as peer:
+        peer.send_event("add", [1, 2])
+        assert peer.receive(timeout=1) is None
+    assert any("not in access.allow_networks" in r.getMessage() for r in caplog.records)
+    allowed = make_gateway(zerorpc__listen=["tcp://127.0.0.1:0"],
+                           access__allow_networks=["127.0.0.0/8"])
+    with RawPeer(allowed.zerorpc_endpoints[0]) as peer:
+        assert peer.call("add", [1, 2]) == ("OK", [3])

@@ -3,6 +3,7 @@ workers, ipc endpoints and configuration checks, all with real gateways and clie
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import xmlrpc.client
 
 import pytest
 
+from gateway.auth import hash_secret
 from tests.conftest import start_gateway, stop_gateway
 from tests.support.processes import ROOT, Daemon
 from tests.support.services import Streams
@@ -248,3 +250,14 @@ def test_an_endpoint_in_use_is_a_clear_start_up_error(tmp_path):
     assert done.returncode == 1
     assert "cannot listen: cannot bind zerorpc endpoint" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_star_port_binds_a_free_port_and_auth_is_said_not_to_apply(make_gateway, caplog):
+    caplog.set_level(logging.WARNING, logger="gateway.server")
+    server = make_gateway(zerorpc__listen=["tcp://127.0.0.1:*"],
+                          auth__tokens=[hash_secret("token")])
+    endpoint = server.zerorpc_endpoints[0]
+    assert endpoint.startswith("tcp://127.0.0.1:") and endpoint.rsplit(":", 1)[1].isdigit()
+    with RawPeer(endpoint) as peer:
+        assert peer.call("add", [1, 2]) == ("OK", [3])
+    assert any("[auth] does not apply" in r.getMessage() for r in caplog.records)
