@@ -157,14 +157,15 @@ def run_clients(server: Server, script: str, count: int, arg: str) -> tuple[list
     return outputs, wall, cpu
 
 
-def measure(server: Server, clients: tuple[int, ...], seconds: float) -> dict[str, float]:
+def measure(server: Server, clients: tuple[int, ...], seconds: float,
+            stream_items: int) -> dict[str, float]:
     cell: dict[str, float] = {}
     for count in clients:
         outputs, wall, cpu = run_clients(server, CALLER, count, str(seconds))
         calls = sum(int(out) for out in outputs)
         cell[f"calls/s @{count}"] = calls / wall
         cell[f"server µs/call @{count}"] = cpu / calls * 1e6
-    outputs, wall, cpu = run_clients(server, STREAMER, 1, str(STREAM_ITEMS))
+    outputs, wall, cpu = run_clients(server, STREAMER, 1, str(stream_items))
     cell["stream s"] = float(outputs[0])
     cell["stream server CPU s"] = cpu
     return cell
@@ -176,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per cell")
     parser.add_argument("--clients", default="1,16", help="client processes per cell")
+    parser.add_argument("--stream-items", type=int, default=STREAM_ITEMS,
+                        help=f"items in the streamed call (default {STREAM_ITEMS:,})")
     args = parser.parse_args(argv)
     clients = tuple(int(n) for n in args.clients.split(","))
     results: dict[str, list[dict[str, float]]] = {"gateway": [], "zerorpc.Server": []}
@@ -184,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             for start in (start_gateway, start_zerorpc_server):
                 server = start(Path(tmp))
                 try:
-                    results[server.name].append(measure(server, clients, args.seconds))
+                    results[server.name].append(
+                        measure(server, clients, args.seconds, args.stream_items))
                 finally:
                     server.stop()
                 print(f"round {round_ + 1}: {server.name} done", file=sys.stderr)
@@ -195,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> str:
     keys = list(results["gateway"][0])
     lines = [f"zerorpc front vs zerorpc.Server: {args.rounds} interleaved round(s), "
-             f"{args.seconds:g} s per cell, clients {args.clients}, medians; "
+             f"{args.seconds:g} s per cell, clients {args.clients}, "
+             f"a {args.stream_items:,}-item stream, medians; "
              f"{os.cpu_count()} CPUs, not pinned", "",
              "| measure | gateway | zerorpc.Server | ratio |", "|---|---|---|---|"]
     for key in keys:

@@ -22,7 +22,7 @@ MAX_GRANT = 1000  # a peer asking for more slots than this gets this many
 
 class Channel:
     __slots__ = ("key", "envelope", "socket", "id", "method", "peer", "started",
-                 "beat_due", "heard", "slots", "stream", "producing", "items", "closed")
+                 "beat_due", "heard", "slots", "stream", "producing", "items", "sent", "closed")
 
     def __init__(self, key: tuple, socket: Any, method: str, peer: str, now: float,
                  heartbeat: float) -> None:
@@ -39,6 +39,7 @@ class Channel:
         self.stream: Iterator[Any] | None = None
         self.producing = False  # a worker is producing the next items
         self.items = 0  # stream items sent
+        self.sent = 0  # bytes sent, for the access log
         self.closed = False
 
     def grant(self, args: list) -> None:

@@ -50,6 +50,7 @@ class ZerorpcFront:
         self.settings = settings
         self.calls = Calls(table)
         self.channels = Channels(settings.heartbeat, settings.max_channels_per_peer)
+        self.threads = settings.threads  # fixed for the life of the pool
         self.capacity = settings.threads + settings.queue_size
         self.in_flight = 0  # jobs on the pool; the loop thread alone counts them
         self.served = 0
@@ -86,7 +87,7 @@ class ZerorpcFront:
     # -- lifecycle (any thread) -------------------------------------------------------
 
     def start(self) -> None:
-        self._pool.start_workers(self.settings.threads, "zerorpc")
+        self._pool.start_workers(self.threads, "zerorpc")
         self._thread = threading.Thread(target=self._run, name="zerorpc-loop", daemon=True)
         self._thread.start()
 
@@ -119,7 +120,7 @@ class ZerorpcFront:
         self.peers.reset(policy)
         self.channels.heartbeat = settings.heartbeat
         self.channels.max_per_peer = settings.max_channels_per_peer
-        self.capacity = self.settings.threads + settings.queue_size
+        self.capacity = self.threads + settings.queue_size
         self._pending_size = settings.max_message_bytes  # the loop thread sets it
         self._signal()
 
@@ -306,12 +307,13 @@ class ZerorpcFront:
             return
         for frame in result.frames:
             if not self._send(channel.socket, channel.key[0], frame):
-                self._end(channel, "peer gone", result)
+                self._end(channel, "peer gone")
                 return
+        channel.sent += result.size
         if channel.stream is not None:
             channel.items += len(result.frames) - result.ended
         if result.ended:
-            self._end(channel, result.outcome, result)
+            self._end(channel, result.outcome)
         elif self.stopping:
             self._end_stream(channel)
         else:
@@ -319,14 +321,14 @@ class ZerorpcFront:
 
     # -- ending calls -----------------------------------------------------------------
 
-    def _end(self, channel: Channel, outcome: str, result: Result | None = None) -> None:
+    def _end(self, channel: Channel, outcome: str) -> None:
         if channel.stream is not None:
             outcome = f"{outcome} {channel.items} items"
         self.channels.close(channel)
         self._close_stream(channel)
         self.served += 1
         seconds = time.monotonic() - channel.started
-        log_call(channel.peer, channel.method, outcome, result.size if result else 0, seconds)
+        log_call(channel.peer, channel.method, outcome, channel.sent, seconds)
 
     def _end_stream(self, channel: Channel) -> None:
         """Stopping: an open stream ends with an ERR the client sees, not a false DONE."""
