@@ -190,20 +190,20 @@ class ZerorpcFront:
 
     def _on_message(self, sock: zmq.Socket, frames: list[zmq.Frame]) -> None:
         if len(frames) < 3 or frames[-2].bytes != b"":
-            self.peers.warn(frames[0].bytes if frames else b"", "frames",
-                       "a message without [identity, empty delimiter, payload] was dropped")
+            self.peers.warn((frames[0].bytes,) if frames else (), "frames",
+                            "a message without [identity, empty delimiter, payload] was dropped")
             return
         envelope = tuple(frame.bytes for frame in frames[:-2])
         address, allowed = self.peers.lookup(envelope, frames[-1])
         if not allowed:
             self.peers.warn(envelope, "access", f"{address} is not in access.allow_networks; "
-                       "its zerorpc messages are dropped")
+                            "its zerorpc messages are dropped")
             return
         try:
             event = decode(frames[-1].buffer)
         except BadEvent as bad:
             self.peers.warn(envelope, bad.kind, f"{address}: {bad} (dropped"
-                       f"{', answered ERR' if bad.answerable else ''})")
+                            f"{', answered ERR' if bad.answerable else ''})")
             if bad.answerable:
                 self._send(sock, envelope, encode("ERR", error_args(bad.reply_name, str(bad)),
                                                   bad.message_id))
@@ -217,7 +217,7 @@ class ZerorpcFront:
         key = (envelope, event.message_id)
         if self.channels.get(key) is not None:
             self.peers.warn(envelope, "duplicate", f"{peer}: a new call reused an open call's "
-                       "message_id; dropped")
+                            "message_id; dropped")
             return
         refused = None
         if self.stopping:
@@ -242,7 +242,7 @@ class ZerorpcFront:
         if channel is None:  # late heartbeats and grants for ended calls are normal
             if event.name not in (HEARTBEAT, MORE):
                 self.peers.warn(envelope, "unroutable", f"an event {event.name[:40]!r} for no "
-                           "open call was dropped")
+                                "open call was dropped")
             return
         channel.heard = time.monotonic()
         if event.name == MORE:
@@ -251,7 +251,7 @@ class ZerorpcFront:
                 self._produce(channel)
         elif event.name != HEARTBEAT:
             self.peers.warn(envelope, "unexpected", f"{channel.peer}: event {event.name[:40]!r} "
-                       "on an open call was ignored")
+                            "on an open call was ignored")
 
     # -- jobs -------------------------------------------------------------------------
 
@@ -375,7 +375,7 @@ class ZerorpcFront:
             return True
         except zmq.Again:
             self.peers.warn(envelope, "not-reading", "a peer is not reading its replies; "
-                       "replies to it are dropped")
+                            "replies to it are dropped")
         except zmq.ZMQError as error:
             if error.errno != zmq.EHOSTUNREACH:
                 log.warning("zerorpc: send failed: %s", error)

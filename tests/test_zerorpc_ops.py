@@ -217,7 +217,8 @@ def test_an_ipc_endpoint_serves_the_notes_client(tmp_path):
     daemon = Daemon(tmp_path, ["--bind", "127.0.0.1:0", "--zerorpc", f"ipc://{path}"])
     try:
         assert endpoint_of(daemon) == f"ipc://{path}"
-        code = 'import zerorpc\nc = zerorpc.Client()\nc.connect("ADDRESS")\nprint(c.hello("RPC"))\n'
+        code = ('import zerorpc\nc = zerorpc.Client()\nc.connect("ADDRESS")\n'
+                'print(c.hello("RPC"))\n')
         assert run_client(code.replace("ADDRESS", f"ipc://{path}")) == "Hello, RPC\n"
     finally:
         assert daemon.stop() == 0
