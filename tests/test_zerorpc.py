@@ -7,8 +7,11 @@ client is zerorpc 0.6.3 (gevent) in its own Python process, as users run it.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
 import xmlrpc.client
+from pathlib import Path
 
 import jsonrpclib
 import pytest
@@ -249,3 +252,14 @@ def test_a_stream_method_answers_a_list_over_xmlrpc_and_jsonrpc(gateway):
     assert fault.value.faultCode == -32602 and "more than 100000 items" in (
         fault.value.faultString)
     assert len(xmlrpc.client.ServerProxy(gateway.url).streaming_range(0, 100000, 1)) == 100000
+
+
+def test_the_zerorpc_cli_lists_the_methods_from_zerorpc_inspect(endpoint):
+    # zerorpc's CLI reads _zerorpc_inspect for its listing (its calls crash on Python 3.10+
+    # in the CLI itself, its issue #250); against zerorpc.Server on 3.11 the listing fails.
+    cli = Path(sys.executable).with_name("zerorpc")
+    done = subprocess.run([str(cli), endpoint], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "[Calculator]" in done.stdout
+    assert any(line.split()[:2] == ["hello", 'Return'] for line in done.stdout.splitlines())
+    assert "streaming_range" in done.stdout
