@@ -97,7 +97,7 @@ class Supervisor:
         for key in ("listen", "workers", "xmlrpc_threads", "jsonrpc_threads"):
             if getattr(old.server, key) != getattr(config.server, key):
                 log.warning("reload: server.%s changed; it takes effect on restart", key)
-        for key in ("listen", "threads"):
+        for key in ("listen", "threads", "max_message_bytes"):
             if getattr(old.zerorpc, key) != getattr(config.zerorpc, key):
                 log.warning("reload: zerorpc.%s changed; it takes effect on restart", key)
         if old.service.services != config.service.services:

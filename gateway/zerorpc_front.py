@@ -60,7 +60,6 @@ class ZerorpcFront:
         self._waiting: collections.deque[Channel] = collections.deque()
         self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.peers = Peers(policy)
-        self._pending_size: int | None = None
         self._pool = _Pool()
         self._thread: threading.Thread | None = None
         self._sockets_closed = False
@@ -115,13 +114,13 @@ class ZerorpcFront:
             self._pool.stop_workers(timeout=1.0)
 
     def apply(self, settings: Any, policy: AccessPolicy | None) -> None:
-        """Reload: limits and heartbeat now; endpoints and thread count on restart."""
+        """Reload: limits and heartbeat now; endpoints, threads and the message size limit
+        (libzmq copies it into a listener when it binds) on restart."""
         self.settings = settings
         self.peers.reset(policy)
         self.channels.heartbeat = settings.heartbeat
         self.channels.max_per_peer = settings.max_channels_per_peer
         self.capacity = self.threads + settings.queue_size
-        self._pending_size = settings.max_message_bytes  # the loop thread sets it
         self._signal()
 
     def _signal(self) -> None:
@@ -287,10 +286,6 @@ class ZerorpcFront:
             os.eventfd_read(self._wake)
         except BlockingIOError:
             pass
-        if self._pending_size is not None:
-            for sock in self.sockets:
-                sock.setsockopt(zmq.MAXMSGSIZE, self._pending_size)
-            self._pending_size = None
         done = self._done
         while done:
             self._deliver(done.popleft())

@@ -185,6 +185,21 @@ def test_sighup_applies_the_zerorpc_limits(tmp_path):
         assert daemon.stop() == 0
 
 
+def test_a_reload_applies_the_heartbeat_to_the_running_front(make_gateway):
+    from gateway.config import load_config
+    server = make_gateway(zerorpc__listen=["tcp://127.0.0.1:0"], service__services=SERVICES)
+    server.apply(load_config(overrides={"zerorpc.listen": ["tcp://127.0.0.1:0"],
+                                        "zerorpc.heartbeat": 0.5,
+                                        "service.services": SERVICES},
+                             use_default_path=False, environ={}))
+    with RawPeer(server.zerorpc_endpoints[0]) as peer:  # silent: lost after ~1.5 s, not 15
+        peer.send_event("slow.sleep", [4])
+        assert wait_until(lambda: len(server.zerorpc.channels) == 1, 5)
+        started = time.monotonic()
+        assert wait_until(lambda: len(server.zerorpc.channels) == 0, 10)
+        assert time.monotonic() - started < 4
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
