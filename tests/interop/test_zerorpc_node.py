@@ -36,7 +36,8 @@ def test_zerorpc_node_client(tmp_path):
         lines = [json.loads(line) for line in done.stdout.splitlines()]
         got = {line["call"]: line.get("result", line.get("error")) for line in lines}
         assert got == {
-            "hello": "Hello, RPC", "listinfo": "get info : this is test string",
+            "hello": "Hello, RPC", "hello_unicode": "Hello, J\u00fcrgen \u6771\u4eac",
+            "listinfo": "get info : this is test string",
             "getpow": 32, "divide": 3.5, "ping": {"a": [1, 2.5, None, True, "s"]},
             "small_stream": [10, 12, 14, 16, 18],
             "divide_by_zero": {"name": "DivisionByZero", "message": "division by zero"},

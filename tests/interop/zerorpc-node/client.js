@@ -42,6 +42,7 @@ function stream(count) {
 
 (async () => {
   report("hello", await call("hello", "RPC"));
+  report("hello_unicode", await call("hello", "J\u00fcrgen \u6771\u4eac"));
   report("listinfo", await call("listinfo", "this is test string"));
   report("getpow", await call("getpow", 2, 5));
   report("divide", await call("divide", 7, 2));
