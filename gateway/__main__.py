@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--service", metavar="[PREFIX=]MODULE:ATTR", action="append",
                         help="serve this object instead of the calculator, or beside it "
                              "under PREFIX. (repeatable)")
+    parser.add_argument("--zerorpc", metavar="ENDPOINT", action="append",
+                        help="also serve zerorpc here: tcp://HOST:PORT (port 0 picks a free "
+                             "port) or ipc:///path (repeatable; replaces [zerorpc] listen)")
     parser.add_argument("--workers", metavar="N", help='worker processes, or "auto"')
     parser.add_argument("--check-config", action="store_true",
                         help="validate the configuration and exit 0 (valid) or 1")
@@ -47,6 +50,8 @@ def overrides_from(args: argparse.Namespace, base: Config | None = None) -> dict
     overrides: dict = {}
     if args.bind:
         overrides["server.listen"] = [args.bind]
+    if args.zerorpc:
+        overrides["zerorpc.listen"] = list(args.zerorpc)
     if args.workers:
         overrides["server.workers"] = args.workers if args.workers == "auto" else (
             int(args.workers) if args.workers.isdigit() else args.workers)
@@ -123,6 +128,9 @@ def serve(config: Config, listeners: list, reread) -> int:
         return run_workers(config, listeners, reread)
     try:
         server = GatewayServer(config, listeners)
+    except OSError as error:  # a zerorpc endpoint that cannot be bound
+        log.error("cannot listen: %s", error)
+        return 1
     except (ImportError, AttributeError, TypeError) as error:
         log.error("cannot load the service: %s", error)
         return 1

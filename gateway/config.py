@@ -16,7 +16,8 @@ import tomllib
 from types import MappingProxyType
 from typing import Any, Callable, NamedTuple
 
-from gateway.validators import (addresses, boolean, choice, integer, mode, parse_address, rate,
+from gateway.validators import (addresses, boolean, choice, endpoints, integer, mode,
+                                 parse_address, rate,
                                  seconds, services, strings, text, token_hash, users, workers)
 
 __all__ = ["SCHEMA", "Config", "ConfigError", "Key", "RELOAD", "RESTART", "for_reload",
@@ -120,6 +121,23 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "logging": {
         "level": Key("info", choice("debug", "info", "warning", "error"), "log level", RELOAD),
         "access_log": Key(True, boolean, "one line per request", RELOAD),
+    },
+    "zerorpc": {
+        "listen": Key([], endpoints, 'zerorpc endpoints, "tcp://HOST:PORT" or "ipc:///path" '
+                      "(port 0 or * = a free port); empty = off", RESTART),
+        "threads": Key(16, integer(1, 1024), "threads that run zerorpc calls", RESTART),
+        "queue_size": Key(64, integer(0, 100000), "zerorpc calls that may wait for a thread; "
+                          "past it ERR Busy", RELOAD),
+        "heartbeat": Key(5.0, seconds, "seconds between heartbeats on an open call; a peer "
+                         "silent for two is gone and its call freed", RELOAD),
+        "max_message_bytes": Key(4 * MiB, integer(1024, 1 << 30),
+                                 "largest zerorpc message; a bigger one closes its connection",
+                                 RESTART),
+        "max_channels_per_peer": Key(100, integer(1, 100000), "calls one zerorpc connection may "
+                                     "have open; past it ERR TooManyChannels", RELOAD),
+        "max_list_items": Key(100000, integer(1, 1 << 30), "a streaming method called over "
+                              "XML-RPC or JSON-RPC answers at most this many items, past it "
+                              "-32602", RELOAD),
     },
 }
 

@@ -67,3 +67,33 @@ def describe(error: Exception, method: str = "?") -> tuple[int, str]:
     ref = uuid.uuid4().hex[:8]
     log.error("internal error in %s [ref %s]", method, ref, exc_info=error)
     return INTERNAL_ERROR, f"internal error (ref {ref})"
+
+
+# -- zerorpc: ERR events carry a name instead of a code -------------------------------
+# The same table, by name: what ``describe`` returns for a code, zerorpc clients see
+# under that code's name (a service's own error class keeps its class name, e.g.
+# DivisionByZero). The rest are refusals of the zerorpc front itself.
+ZERORPC_NAMES = {
+    PARSE_ERROR: "ParseError",
+    INVALID_REQUEST: "InvalidRequest",
+    METHOD_NOT_FOUND: "MethodNotFound",
+    INVALID_PARAMS: "InvalidParams",
+    INTERNAL_ERROR: "InternalError",
+    SERVICE_ERROR: "ServiceError",
+}
+ZERORPC_REFUSALS = {
+    "Busy": "every zerorpc worker thread is busy and the queue is full; retry later",
+    "TooManyChannels": "this peer has too many calls open at once",
+    "UnsupportedVersion": "only zerorpc protocol version 3 is spoken",
+    "ResultNotEncodable": "the result cannot be sent as msgpack (e.g. an integer beyond "
+                          "64 bits, or a map with non-string keys)",
+    "GatewayStopping": "the gateway is stopping",
+}
+
+
+def zerorpc_error(error: Exception, method: str = "?") -> tuple[str, str]:
+    """(name, message) for a zerorpc ERR: the code's name, or the service error's class."""
+    code, message = describe(error, method)
+    if isinstance(error, ServiceError):
+        return type(error).__name__, message
+    return ZERORPC_NAMES.get(code, "ServiceError"), message

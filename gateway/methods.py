@@ -5,17 +5,21 @@ exact name (``add``, or ``prefix.add`` for a namespaced service): no dotted
 attribute traversal, no ``_names``. Arity is checked before the call, so a
 TypeError raised inside a method is an internal error, not "invalid params".
 It also provides the ``system.*`` introspection and multicall methods.
+A streaming method (``handlers.streams.stream``) answers a bounded list here;
+the zerorpc front takes its items one by one through ``invoke``.
 """
 
 from __future__ import annotations
 
 import datetime
 import inspect
+import itertools
 import types
 import typing
 from typing import Any, Callable
 
 from gateway import faults
+from handlers.streams import is_stream
 
 XMLRPC_TYPE_NAMES = {
     int: "int", float: "double", bool: "boolean", str: "string", bytes: "base64",
@@ -27,7 +31,8 @@ XMLRPC_TYPE_NAMES = {
 class Method:
     """One callable with what introspection and the arity check need."""
 
-    __slots__ = ("name", "func", "signature", "min_args", "max_args", "help", "xml_signatures")
+    __slots__ = ("name", "func", "signature", "min_args", "max_args", "help", "xml_signatures",
+                 "streams")
 
     def __init__(self, name: str, func: Callable[..., Any]) -> None:
         self.name = name
@@ -39,6 +44,7 @@ class Method:
             self.signature = None
         self.min_args, self.max_args = _positional_range(self.signature)
         self.xml_signatures = _xml_signatures(func, self.signature)
+        self.streams = is_stream(func)
 
     def check_params(self, params: list | tuple | dict) -> None:
         """Raise InvalidParams unless ``params`` fit the signature."""
@@ -64,9 +70,11 @@ _UNBOUNDED = 1 << 30
 class MethodTable:
     """Public methods of the services, by exact name, plus ``system.*``."""
 
-    def __init__(self, services: list[tuple[str, object]], max_calls: int = 100) -> None:
+    def __init__(self, services: list[tuple[str, object]], max_calls: int = 100,
+                 max_list_items: int = 100_000) -> None:
         self.services = services
         self.max_calls = max_calls
+        self.max_list_items = max_list_items  # a stream answered as a list, at most this long
         self._methods: dict[str, Method] = {}
         for prefix, service in services:
             for name, func in public_callables(service):
@@ -89,6 +97,13 @@ class MethodTable:
     def call(self, name: Any, params: list | tuple | dict) -> Any:
         """Look up, check arity, call. Errors propagate for the caller to describe."""
         method = self.lookup(name)
+        result = self.invoke(method, params)
+        if method.streams:
+            return bounded_list(result, self.max_list_items, method.name)
+        return result
+
+    def invoke(self, method: Method, params: list | tuple | dict) -> Any:
+        """Check arity and call; a streaming method's iterable is returned as it is."""
         method.check_params(params)
         if isinstance(params, dict):
             return method.func(**params)
@@ -157,6 +172,16 @@ class Introspection:
             code, message = faults.describe(error, str(call.get("methodName", "?"))
                                             if isinstance(call, dict) else "?")
             return {"faultCode": code, "faultString": message}
+
+
+def bounded_list(items: Any, limit: int, name: str) -> list:
+    """A stream's items as a list, refused (invalid params) past ``limit`` items."""
+    result = list(itertools.islice(items, limit + 1))
+    if len(result) > limit:
+        raise faults.InvalidParams(
+            f"{name}: the stream has more than {limit} items; ask for fewer, or call it "
+            "over zerorpc, which streams them")
+    return result
 
 
 def public_callables(service: object) -> list[tuple[str, Callable[..., Any]]]:

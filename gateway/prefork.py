@@ -138,7 +138,8 @@ class Master:
         try:
             from gateway.server import GatewayServer
             from gateway.supervisor import Supervisor
-            server = GatewayServer(self.config, self.slots[slot])
+            # zerorpc endpoints cannot be shared between processes: worker 0 serves them
+            server = GatewayServer(self.config, self.slots[slot], serve_zerorpc=slot == 0)
             return Supervisor(server, self.reread, notify=report, watchdog=HEARTBEAT,
                               warn_restart_keys=False).run()
         except Exception:

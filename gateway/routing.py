@@ -102,6 +102,7 @@ class Router:
         self.status = status
         self.started = time.monotonic()
         self._index_page = endpoints.index_page(table)
+        self.others: list[Any] = []  # other fronts (zerorpc), with .served and .in_flight
         self.answerer = Answerer(settings, auth, status)
         self.reconfigure(settings, policy, auth)
 
@@ -112,8 +113,8 @@ class Router:
 
     @property
     def calls(self) -> int:
-        """Requests answered by the two servers (for /healthz and STATUS=)."""
-        return self.xml.served + self.json.served
+        """Requests answered by the two servers and other fronts (for /healthz and STATUS=)."""
+        return self.xml.served + self.json.served + sum(o.served for o in self.others)
 
     def on_request(self, conn: Connection, request: Request) -> None:
         try:
@@ -195,7 +196,8 @@ class Router:
             "status": "draining" if self.status.stopping else "ok",
             "uptime": round(time.monotonic() - self.started, 1),
             "calls": self.calls,
-            "in_flight": self.xml.in_flight + self.json.in_flight,
+            "in_flight": self.xml.in_flight + self.json.in_flight + sum(
+                o.in_flight for o in self.others),
             "connections": self.status.connections,
             "auth_failures": self.auth.failures,
         }

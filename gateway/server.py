@@ -4,7 +4,8 @@ Shape: a threaded ``SimpleXMLRPCServer`` subclass and a jsonrpclib
 ``PooledJSONRPCServer`` subclass are built around the SAME registered
 instance (the method table holding the service objects); the connection loop
 owns the listening sockets and the router routes each request to one of
-the two by Content-Type.
+the two by Content-Type. With ``[zerorpc] listen`` set, a zerorpc front (gateway.zerorpc_front)
+serves the same method table on its own ZeroMQ endpoints and threads.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def build_router(config: Config, services: list[tuple[str, object]] | None = Non
     """The method table, both protocol servers and the router: everything but sockets."""
     if services is None:
         services = load_services(config.service.services, config.limits.max_int_bits)
-    table = MethodTable(services, config.limits.max_calls)
+    table = MethodTable(services, config.limits.max_calls, config.zerorpc.max_list_items)
     server, limits = config.server, config.limits
     xml_server = XMLRPCServer(table, server.xmlrpc_threads, limits.max_depth)
     json_server = JSONRPCServer(table, server.jsonrpc_threads, limits.max_depth, limits.max_calls)
@@ -83,7 +84,8 @@ class GatewayServer:
     """
 
     def __init__(self, config: Config, listeners: list[socket.socket] | None = None,
-                 services: list[tuple[str, object]] | None = None) -> None:
+                 services: list[tuple[str, object]] | None = None,
+                 serve_zerorpc: bool = True) -> None:
         self.config = config
         if listeners is None:
             listeners = [open_listener(a, config.server.unix_socket_mode)
@@ -97,20 +99,32 @@ class GatewayServer:
             listeners, limits_from(config), self.router, self.router.status,
             tls=server_context(config.tls.certfile, config.tls.keyfile),
             accept_batch=1 if config.server.workers > 1 else 64)
+        self.zerorpc = _zerorpc_front(config, self.table) if serve_zerorpc else None
+        if self.zerorpc is not None:
+            self.router.others.append(self.zerorpc)  # counted in /healthz
         self._closed = False
 
     @property
     def addresses(self) -> list[str]:
         return [describe(sock) for sock in self.listeners]
 
+    @property
+    def zerorpc_endpoints(self) -> list[str]:
+        return self.zerorpc.endpoints if self.zerorpc is not None else []
+
     def serve_forever(self) -> None:
+        if self.zerorpc is not None:
+            self.zerorpc.start()
         self.loop.serve_forever()
 
     def shutdown(self, drain_timeout: float | None = None) -> bool:
         """Stop accepting, let calls in flight finish; True if all finished in time."""
         timeout = self.config.server.drain_timeout if drain_timeout is None else drain_timeout
+        if self.zerorpc is not None:
+            self.zerorpc.stop(timeout)
         self.loop.stop(timeout)
-        return self.loop.wait(timeout + 5)
+        finished = self.loop.wait(timeout + 5)
+        return (self.zerorpc is None or self.zerorpc.wait(timeout + 5)) and finished
 
     def apply(self, config: Config) -> None:
         """Take a reloaded config whole: every RELOAD key of the schema takes effect here.
@@ -127,6 +141,10 @@ class GatewayServer:
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
         self.xml_server.max_depth = self.json_server.max_depth = config.limits.max_depth
         self.json_server.max_calls = self.table.max_calls = config.limits.max_calls
+        self.table.max_list_items = config.zerorpc.max_list_items
+        if self.zerorpc is not None:
+            policy = self.router.policy
+            self.zerorpc.apply(config.zerorpc, policy if policy.allow_networks else None)
         self.config = config
 
     def server_close(self) -> None:
@@ -135,6 +153,20 @@ class GatewayServer:
         self._closed = True
         self.xml_server.server_close()
         self.json_server.server_close()
+        if self.zerorpc is not None:
+            self.zerorpc.close()
+
+
+def _zerorpc_front(config: Config, table: MethodTable):
+    """The zerorpc front when endpoints are configured (pyzmq is imported only then)."""
+    if not config.zerorpc.listen:
+        return None
+    from gateway.zerorpc_front import ZerorpcFront
+    if config.auth.users or config.auth.tokens:
+        log.warning("zerorpc has no credentials: [auth] does not apply to its endpoints; "
+                    "bind them to loopback or a private network")
+    policy = AccessPolicy(config.access.allow_networks, (), 0.0, 1)
+    return ZerorpcFront(config.zerorpc, table, policy if policy.allow_networks else None)
 
 
 def serve_in_thread(server: GatewayServer) -> threading.Thread:

@@ -53,6 +53,8 @@ class Supervisor:
         thread = serve_in_thread(server)
         trimmer = memory.start_trimmer()
         where = ", ".join(server.addresses)
+        if server.zerorpc_endpoints:
+            where += f"; zerorpc on {', '.join(server.zerorpc_endpoints)}"
         services = ", ".join(server.config.service.services)
         log.info("rpc-gateway %s serving XML-RPC and JSON-RPC on %s (service: %s)",
                  __version__, where, services)
@@ -83,8 +85,10 @@ class Supervisor:
 
     def _status(self) -> str:
         server = self.server
-        return (f"listening on {', '.join(server.addresses)}; {server.router.calls} calls; "
-                f"{server.loop.status.connections} connections")
+        zerorpc = (f"zerorpc on {', '.join(server.zerorpc_endpoints)}; "
+                   if server.zerorpc_endpoints else "")
+        return (f"listening on {', '.join(server.addresses)}; {zerorpc}"
+                f"{server.router.calls} calls; {server.loop.status.connections} connections")
 
     def _reload(self) -> None:
         now_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000

@@ -140,3 +140,22 @@ def token_hash(item: str) -> bool:
 def kind(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
             list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+_ENDPOINT = re.compile(r"tcp://(?:\*|\[[0-9a-fA-F:.]+\]|[^:/\[\]\s]+):(?P<port>\*|\d{1,5})"
+                       r"|ipc://\S+")
+
+
+def endpoints(value: Any) -> tuple[str, ...]:
+    """zerorpc endpoints: ``tcp://HOST:PORT`` (port 0 or ``*`` = any free one), ``ipc://path``."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of endpoints, got {kind(value)}")
+    for item in value:
+        match = _ENDPOINT.fullmatch(item) if isinstance(item, str) else None
+        if not match:
+            raise ValueError(f'expected "tcp://HOST:PORT" or "ipc:///path", got {item!r}')
+        if match["port"] and match["port"] != "*" and int(match["port"]) > 65535:
+            raise ValueError(f"port {match['port']} is out of range in {item!r}")
+    return tuple(value)

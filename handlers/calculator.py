@@ -11,6 +11,7 @@ import math
 from typing import Any, Callable
 
 from handlers.errors import DivisionByZero, InvalidParams, ResultTooLarge
+from handlers.streams import stream
 
 Number = int | float
 
@@ -79,6 +80,14 @@ class Calculator:
         """Return "get info : {message}"."""
         return f"get info : {_text(message)}"
 
+    @stream
+    def streaming_range(self, fr: int, to: int, step: int = 1) -> range:
+        """Stream the integers of range(fr, to, step), one item at a time (the notes' stream)."""
+        fr, to, step = (_integer(v, "streaming_range") for v in (fr, to, step))
+        if step == 0:
+            raise InvalidParams("streaming_range: step must not be zero")
+        return range(fr, to, step)
+
     def _power(self, x: Number, y: Number, name: str) -> Number:
         if isinstance(x, int) and isinstance(y, int) and y > 0 and abs(x) > 1:
             # |x| >= 2, so the result has more than y bits; refuse a huge y before it meets
@@ -120,6 +129,12 @@ def _number(value: Any) -> Number:
     """Accept ints and floats only; bool is refused although it is an int."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidParams(f"expected a number, got {type(value).__name__}")
+    return value
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParams(f"{name}: expected an integer, got {type(value).__name__}")
     return value
 
 

@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   libxmlrpc-core-c3-dev librpc-xml-perl libxmlrpc-lite-perl libjson-rpc-perl libwww-perl
   ruby ruby-xmlrpc php-cli php-xmlrpc nodejs npm
   chromium  # tests/test_browser.py: cross-site requests from a real browser (issue 9)
+  libzmq3-dev g++ make  # zerorpc: zerorpc-node's zeromq addon is built against Debian's libzmq
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -45,6 +46,17 @@ fi
 
 if [ -f tests/interop/package.json ]; then
   (cd tests/interop && npm install --no-audit --no-fund --silent)
+fi
+
+# zerorpc-node: zeromq's own install script downloads binaries and libzmq sources, which
+# cannot work offline; install without scripts and build the addon against Debian's libzmq.
+zerorpc_node=tests/interop/zerorpc-node
+if [ -f "$zerorpc_node/package.json" ] && [ ! -f "$zerorpc_node/node_modules/zeromq/build/Release/zmq.node" ]; then
+  node_gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+  [ -f /usr/include/node/node.h ] || as_root apt-get -o DPkg::Lock::Timeout=900 install -y -qq libnode-dev >/dev/null
+  (cd "$zerorpc_node" && npm install --ignore-scripts --no-audit --no-fund --silent &&
+    cd node_modules/zeromq && npm_config_zmq_external=true node "$node_gyp" rebuild \
+      --zmq_external=true --nodedir=/usr --loglevel=error >/dev/null)
 fi
 
 exec .venv/bin/python -m pytest "$@"

@@ -145,7 +145,7 @@ def test_every_public_method_has_a_docstring_and_type_hints():
     methods = [name for name, _ in inspect.getmembers(Calculator, inspect.isfunction)
                if not name.startswith("_")]
     assert sorted(methods) == ["add", "divide", "getpow", "hello", "listinfo", "multiply",
-                               "ping", "pow", "subtract"]
+                               "ping", "pow", "streaming_range", "subtract"]
     for name in methods:
         function = getattr(Calculator, name)
         assert inspect.getdoc(function), name

@@ -122,6 +122,10 @@ def _reload_probes(tmp_path):
         "logging.level": ("error", lambda s: logging.getLogger().level, logging.ERROR),
         "logging.access_log": (False, lambda s: logging.getLogger("gateway.access").disabled,
                                True),
+        "zerorpc.queue_size": (5, lambda s: s.zerorpc.capacity - s.zerorpc.threads, 5),
+        "zerorpc.heartbeat": (2.5, lambda s: s.zerorpc.channels.heartbeat, 2.5),
+        "zerorpc.max_channels_per_peer": (7, lambda s: s.zerorpc.channels.max_per_peer, 7),
+        "zerorpc.max_list_items": (9, lambda s: s.table.max_list_items, 9),
     }
 
 
@@ -129,8 +133,11 @@ RESTART_VALUES = {
     "server.listen": ["127.0.0.1:1"], "server.unix_socket_mode": "0600", "server.workers": 3,
     "server.xmlrpc_threads": 3, "server.jsonrpc_threads": 3,
     "service.services": ["tests.support.services:Slow"],
+    "zerorpc.listen": ["tcp://127.0.0.1:1"], "zerorpc.threads": 3,
+    "zerorpc.max_message_bytes": 1 << 20,
 }
-BASE = {"server.listen": ["127.0.0.1:0"], "logging.access_log": True}
+BASE = {"server.listen": ["127.0.0.1:0"], "logging.access_log": True,
+        "zerorpc.listen": ["tcp://127.0.0.1:0"]}
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import Iterator
+
+from handlers.streams import stream
 
 
 class Slow:
@@ -87,3 +90,20 @@ class Hinting:
     def echo(self, value: object) -> object:
         """Return ``value``."""
         return value
+
+
+class Streams:
+    """A generator stream that says when it is closed, to prove an abandoned one is freed."""
+
+    closed = threading.Event()
+
+    @stream
+    def forever(self) -> Iterator[int]:
+        """Yield 0, 1, 2, ... until the caller goes away."""
+        try:
+            count = 0
+            while True:
+                yield count
+                count += 1
+        finally:
+            Streams.closed.set()
