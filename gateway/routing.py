@@ -24,6 +24,7 @@ from gateway.access import AccessPolicy
 from gateway.auth import Authenticator
 from gateway.http import HTTPError, Request, decode_body, media_type, response
 from gateway.loop import Connection, ConnectionLoop
+from gateway.upstream.table import upstream_health
 from gateway.xmlrpc import dump_fault
 from handlers.errors import ServiceError
 
@@ -345,6 +346,7 @@ class Dispatcher:
             "in_flight": self.xml.in_flight + self.json.in_flight,
             "connections": self.loop.connection_count,
             "auth_failures": self.auth.failures,
+            **upstream_health(self.table.services),
         }).encode()
         return response(200 if not self.loop.stopping else 503, body, JSON_CONTENT_TYPE,
                         request.keep_alive and not self.loop.stopping,

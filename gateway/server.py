@@ -21,6 +21,7 @@ from gateway.loop import ConnectionLoop, Limits
 from gateway.methods import MethodTable
 from gateway.routing import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Backend, Dispatcher
 from gateway.services import apply_max_int_bits, load_services
+from gateway.upstream.table import close_upstreams, refresh_upstreams
 from gateway.tls import server_context
 from gateway.xmlrpc import XMLRPCServer
 
@@ -117,6 +118,7 @@ class GatewayServer:
         for backend in (self.dispatcher.xml, self.dispatcher.json):
             backend.capacity = backend_capacity(config, backend.name)
         apply_max_int_bits(self.table.services, config.limits.max_int_bits)
+        refresh_upstreams(self.table)  # upstreams' method lists are re-read on SIGHUP
         self.dispatcher.settings = Settings(config)
         self.dispatcher.policy, self.dispatcher.auth = access_from(config)
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
@@ -130,6 +132,7 @@ class GatewayServer:
         self._closed = True
         self.xml_server.server_close()
         self.json_server.server_close()
+        close_upstreams(self.table.services)
 
 
 def serve_in_thread(server: GatewayServer) -> threading.Thread:
