@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   libxmlrpc-core-c3-dev librpc-xml-perl libxmlrpc-lite-perl libjson-rpc-perl libwww-perl
   ruby ruby-xmlrpc php-cli php-xmlrpc nodejs npm
   chromium  # tests/test_browser.py: cross-site requests from a real browser (issue 9)
+  aria2 supervisor  # tests/test_bridge_*.py: real upstreams to bridge (issue 14)
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -142,6 +142,9 @@ class HTTPTransport:
                 raise TimeoutError
             sock.settimeout(remaining)  # a trickling answer cannot outlast the call timeout
             chunk = response.read1(65536)
+            if not chunk and response.length:  # read1 does not raise IncompleteRead
+                raise BadAnswer(self.name, f"the answer was cut off after {size} bytes "
+                                           f"({response.length} missing)")
             if not chunk or response.length == 0:
                 chunks.append(chunk)
                 response.close()  # fully read: the connection is ready for the next call
