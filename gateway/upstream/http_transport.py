@@ -6,7 +6,9 @@ call can have run: a connection that could not be made is ``NotSent`` (safe to
 retry); once the request was written, a timeout or a drop is reported, never
 retried. An idle connection the upstream has closed is seen (readable at EOF)
 and dropped before it is reused, so a stale connection does not turn into a
-failed call. Answers are bounded in size and in total time.
+failed call. Answers are read by gateway.upstream.http_answer, bounded in size
+and in total time; http.client makes the connections (TCP, TLS with host
+name checks, and here Unix sockets).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import threading
 import time
 
 from gateway.upstream.errors import BadAnswer, NotSent, UpstreamTimeout, UpstreamUnavailable
+from gateway.upstream.http_answer import Answer, Malformed, Reader, TooLarge, Truncated
 from gateway.upstream.urls import UpstreamURL
 
 USER_AGENT = "rpc-gateway-bridge"
@@ -61,10 +64,7 @@ class HTTPTransport:
         self.connect_timeout = url.option("connect_timeout")
         self.max_bytes = url.option("max_bytes")
         self.pool_size = url.option("max_in_flight")
-        self.headers = {"Content-Type": content_type, "Accept": content_type,
-                        "User-Agent": USER_AGENT}
-        if authorization:
-            self.headers["Authorization"] = authorization
+        self.head = _request_head(url, content_type, authorization)
         self.answers_in_errors = answers_in_errors  # statuses whose body is still an answer
         self._context = tls_context(url) if url.transport == "https" else None
         self._idle: list[http.client.HTTPConnection] = []
@@ -73,25 +73,48 @@ class HTTPTransport:
     def post(self, body: bytes) -> bytes:
         """The answer's body (b"" for 204), or an error from gateway.upstream.errors."""
         conn = self._take()
-        deadline = time.monotonic() + self.timeout
         try:
-            sock = conn.sock  # getresponse() drops conn.sock when the upstream will close
-            sock.settimeout(self.timeout)
-            conn.request("POST", self.url.path, body, self.headers)
-            response = conn.getresponse()
-            data = self._read(response, sock, deadline)
+            # One write (http.client writes head and body apart: two syscalls, and Nagle).
+            conn.sock.sendall(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            answer = Reader(conn.sock, conn.rfile, self.max_bytes,
+                            time.monotonic() + self.timeout).answer()
+            data = self._body(answer)
         except (TimeoutError, socket.timeout):
-            conn.close()
+            _close(conn)
             raise UpstreamTimeout(self.name, self.timeout) from None
-        except (http.client.HTTPException, OSError) as error:
-            conn.close()
+        except Malformed as error:
+            _close(conn)
+            raise BadAnswer(self.name, f"not an HTTP answer ({error})") from None
+        except TooLarge as error:
+            _close(conn)
+            raise BadAnswer(self.name, f"an answer of {error.size} bytes or more, over "
+                                       f"max_bytes ({self.max_bytes})") from None
+        except Truncated as error:
+            _close(conn)
+            raise BadAnswer(self.name, f"the answer was cut off after {error.got} bytes "
+                                       f"({error.missing} missing)") from None
+        except OSError as error:
+            _close(conn)
             raise UpstreamUnavailable(self.name, f"the connection failed during the call "
                                                  f"({_reason(error)}); it may have run") from None
         except BaseException:
-            conn.close()
+            _close(conn)
             raise
-        self._give_back(conn, response)
+        self._give_back(conn, answer.keep_alive)
         return data
+
+    def _body(self, answer: Answer) -> bytes:
+        if answer.status == 200 or answer.status in self.answers_in_errors:
+            return answer.body
+        if answer.status == 204:
+            return b""
+        if answer.status in (401, 403):
+            raise UpstreamUnavailable(self.name, f"HTTP {answer.status}: the upstream refused "
+                                                 "the gateway's credentials")
+        reason = answer.reason[:60]
+        if answer.status in (502, 503, 504):
+            raise UpstreamUnavailable(self.name, f"HTTP {answer.status} {reason}")
+        raise BadAnswer(self.name, f"HTTP {answer.status} {reason} instead of 200")
 
     def _take(self) -> http.client.HTTPConnection:
         with self._lock:
@@ -99,20 +122,23 @@ class HTTPTransport:
                 conn = self._idle.pop()
                 if not _closed_by_peer(conn):
                     return conn
-                conn.close()
+                _close(conn)
         conn = self._new()
         try:
             conn.connect()
         except (TimeoutError, socket.timeout):
-            conn.close()
+            _close(conn)
             raise NotSent(self.name, f"no connection within {self.connect_timeout:g} s") \
                 from None
-        except ssl.SSLError as error:
-            conn.close()
+        except ssl.SSLError as error:  # before OSError, its base
+            _close(conn)
             raise UpstreamUnavailable(self.name, f"TLS failed: {error.reason}") from None
         except OSError as error:
-            conn.close()
+            _close(conn)
             raise NotSent(self.name, f"cannot connect ({_reason(error)})") from None
+        if self.url.transport != "unix":
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.rfile = conn.sock.makefile("rb")  # type: ignore[attr-defined]  # kept: it buffers
         return conn
 
     def _new(self) -> http.client.HTTPConnection:
@@ -125,60 +151,38 @@ class HTTPTransport:
         return http.client.HTTPConnection(self.url.host, self.url.port,
                                           timeout=self.connect_timeout)
 
-    def _read(self, response: http.client.HTTPResponse, sock: socket.socket,
-              deadline: float) -> bytes:
-        if response.status == 204:
-            return b""
-        if response.status != 200 and response.status not in self.answers_in_errors:
-            raise self._status_error(response)
-        length = response.getheader("Content-Length")
-        if length and length.isdigit() and int(length) > self.max_bytes:
-            raise BadAnswer(self.name, f"an answer of {length} bytes, more than max_bytes "
-                                       f"({self.max_bytes})")
-        chunks, size = [], 0
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            sock.settimeout(remaining)  # a trickling answer cannot outlast the call timeout
-            chunk = response.read1(65536)
-            if not chunk and response.length:  # read1 does not raise IncompleteRead
-                raise BadAnswer(self.name, f"the answer was cut off after {size} bytes "
-                                           f"({response.length} missing)")
-            if not chunk or response.length == 0:
-                chunks.append(chunk)
-                response.close()  # fully read: the connection is ready for the next call
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise BadAnswer(self.name, f"an answer longer than max_bytes ({self.max_bytes})")
-            chunks.append(chunk)
-
-    def _status_error(self, response: http.client.HTTPResponse) -> Exception:
-        status = response.status
-        if status in (401, 403):
-            return UpstreamUnavailable(self.name, f"HTTP {status}: the upstream refused the "
-                                                  "gateway's credentials")
-        if status in (502, 503, 504):
-            return UpstreamUnavailable(self.name, f"HTTP {status} {response.reason[:60]}")
-        return BadAnswer(self.name, f"HTTP {status} {response.reason[:60]} instead of 200")
-
-    def _give_back(self, conn: http.client.HTTPConnection,
-                   response: http.client.HTTPResponse) -> None:
-        if response.will_close or conn.sock is None:
-            conn.close()
-            return
-        with self._lock:
-            if len(self._idle) < self.pool_size:
-                self._idle.append(conn)
-                return
-        conn.close()
+    def _give_back(self, conn: http.client.HTTPConnection, keep_alive: bool) -> None:
+        if keep_alive:
+            with self._lock:
+                if len(self._idle) < self.pool_size:
+                    self._idle.append(conn)
+                    return
+        _close(conn)
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
-            conn.close()
+            _close(conn)
+
+
+def _close(conn: http.client.HTTPConnection) -> None:
+    """Close the reader too: the socket's descriptor stays open while its makefile does."""
+    rfile = getattr(conn, "rfile", None)
+    if rfile is not None:
+        rfile.close()
+    conn.close()
+
+
+def _request_head(url: UpstreamURL, content_type: str, authorization: str) -> bytes:
+    """Everything of a call's request but its length and body, built once per upstream."""
+    host = "localhost" if url.transport == "unix" else (
+        f"[{url.host}]:{url.port}" if ":" in url.host else f"{url.host}:{url.port}")
+    lines = [f"POST {url.path} HTTP/1.1", f"Host: {host}", f"Content-Type: {content_type}",
+             f"Accept: {content_type}", f"User-Agent: {USER_AGENT}"]
+    if authorization:
+        lines.append(f"Authorization: {authorization}")
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
 
 def _closed_by_peer(conn: http.client.HTTPConnection) -> bool:

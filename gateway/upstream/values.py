@@ -41,7 +41,21 @@ class Rules:
 
 def check_params(params: Any, rules: Rules) -> Any:
     """``params`` as the upstream may receive them, or InvalidParams naming the first problem."""
+    if isinstance(params, (list, tuple)) and _all_plain(params, rules):
+        return params  # the common case, strings and small ints, without the full walk
     return _walk(params, rules, "", 0)
+
+
+def _all_plain(params: list | tuple, rules: Rules) -> bool:
+    low, high = rules.ints or (None, None)
+    for value in params:
+        kind = type(value)
+        if kind is str or kind is bool:
+            continue
+        if kind is int and (low is None or low <= value <= high):
+            continue
+        return False
+    return True
 
 
 def _walk(value: Any, rules: Rules, path: str, level: int) -> Any:
