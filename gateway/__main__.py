@@ -33,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE",
                         help="TOML configuration (default: /etc/rpc-gateway/gateway.toml "
                              "when present, else built-in defaults)")
-    parser.add_argument("--service", metavar="[PREFIX=]MODULE:ATTR", action="append",
-                        help="serve this object instead of the calculator, or beside it "
-                             "under PREFIX. (repeatable)")
+    parser.add_argument("--service", metavar="[PREFIX=]MODULE:ATTR|URL", action="append",
+                        help="serve this object (or upstream URL, README: Bridging) instead of "
+                             "the calculator, or beside it under PREFIX. (repeatable)")
     parser.add_argument("--workers", metavar="N", help='worker processes, or "auto"')
     parser.add_argument("--check-config", action="store_true",
                         help="validate the configuration and exit 0 (valid) or 1")
@@ -122,7 +122,7 @@ def serve(config: Config, listeners: list, reread) -> int:
         return run_workers(config, listeners, reread)
     try:
         server = GatewayServer(config, listeners)
-    except (ImportError, AttributeError, TypeError) as error:
+    except (ImportError, AttributeError, TypeError, ValueError) as error:  # ValueError: upstream
         log.error("cannot load the service: %s", error)
         return 1
     return Supervisor(server, reread).run()

@@ -9,6 +9,7 @@ import re
 from types import MappingProxyType
 from typing import Any, Callable
 
+from gateway.upstream.credentials import authorization
 from gateway.upstream.urls import parse_spec
 
 
@@ -92,7 +93,7 @@ def services(value: Any) -> tuple[str, ...]:
         raise ValueError("expected a non-empty list of module:attribute specs")
     for item in value:
         if isinstance(item, str) and "://" in item:  # an upstream URL (gateway.upstream.urls)
-            parse_spec(item)
+            authorization(parse_spec(item)[1])  # its secret files must be readable too
             continue
         if not isinstance(item, str) or not re.fullmatch(
                 r"(?:[A-Za-z][\w]*=)?[\w.]+:[\w.]+", item):

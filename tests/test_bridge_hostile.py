@@ -109,25 +109,34 @@ class _BasicAuthHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
     def parse_request(self) -> bool:
         if not super().parse_request():
             return False
-        expected = "Basic " + base64.b64encode(b"gw:s3cret-pass").decode()
-        if self.headers.get("Authorization") == expected:
+        accepted = ("Basic " + base64.b64encode(b"gw:s3cret-pass").decode(),
+                    "Bearer s3cret-token")
+        if self.headers.get("Authorization") in accepted:
             return True
         self.send_error(401)
         return False
 
 
-@pytest.fixture
-def tls_upstream(tmp_path):
+def start_tls_upstream(tmp_path, client_ca=None):
+    """An HTTPS XML-RPC server with Basic/Bearer auth; with ``client_ca``, mutual TLS."""
     cert, key = make_certificate(tmp_path)
     server = xmlrpc.server.SimpleXMLRPCServer(("127.0.0.1", 0), _BasicAuthHandler,
                                               logRequests=False)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(client_ca)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     server.register_function(lambda a, b: a * b, "mul")
     server.register_introspection_functions()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, cert
+
+
+@pytest.fixture
+def tls_upstream(tmp_path):
+    server, cert = start_tls_upstream(tmp_path)
     yield server.server_address[1], cert
     server.shutdown()
     server.server_close()
@@ -140,6 +149,7 @@ def test_tls_and_credentials_towards_the_upstream(make_gateway, tls_upstream, tm
     (tmp_path / "creds").mkdir()
     (tmp_path / "creds" / "upstream-pass").write_text("s3cret-pass")
     (tmp_path / "wrong").write_text("nope")
+    (tmp_path / "password-token").write_text("s3cret-token\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
     base = f"xmlrpc+https://gw@127.0.0.1:{port}/RPC2#ca_file={cert}"
     caplog.set_level("DEBUG")
@@ -147,11 +157,14 @@ def test_tls_and_credentials_towards_the_upstream(make_gateway, tls_upstream, tm
         f"file={base}&password_file={tmp_path / 'password'}",
         f"cred={base}&credential=upstream-pass",
         f"wrong={base}&password_file={tmp_path / 'wrong'}&methods=mul",
+        f"bearer=xmlrpc+https://127.0.0.1:{port}/RPC2#ca_file={cert}"
+        f"&token_file={tmp_path / 'password'}-token",
         f"untrusted=xmlrpc+https://127.0.0.1:{port}/RPC2#methods=mul"])
     host, gport = server.server_address[:2]
     client = xmlrpc.client.ServerProxy(f"http://{host}:{gport}")
     assert client.file.mul(6, 7) == 42
     assert client.cred.mul(3, 3) == 9
+    assert client.bearer.mul(2, 2) == 4
     with pytest.raises(xmlrpc.client.Fault) as fault:
         client.wrong.mul(1, 1)
     assert fault.value.faultCode == -32000 and "credentials" in fault.value.faultString
@@ -162,6 +175,27 @@ def test_tls_and_credentials_towards_the_upstream(make_gateway, tls_upstream, tm
     assert "upstreams" in json.loads(health)
     for text in (health, caplog.text, fault.value.faultString):
         assert "s3cret" not in text and "nope" not in text
+
+
+def test_a_client_certificate_for_mutual_tls(make_gateway, tmp_path):
+    client_cert, client_key = make_certificate(tmp_path, "client")
+    (tmp_path / "password").write_text("s3cret-pass")
+    server, cert = start_tls_upstream(tmp_path, client_ca=client_cert)
+    port = server.server_address[1]
+    try:
+        base = (f"xmlrpc+https://gw@127.0.0.1:{port}/RPC2#ca_file={cert}"
+                f"&password_file={tmp_path / 'password'}&methods=mul")
+        gateway = make_gateway(service__services=[
+            f"mtls={base}&cert_file={client_cert}&key_file={client_key}", f"nocert={base}"])
+        host, gport = gateway.server_address[:2]
+        client = xmlrpc.client.ServerProxy(f"http://{host}:{gport}")
+        assert client.mtls.mul(5, 5) == 25
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            client.nocert.mul(1, 1)  # the upstream wants a certificate: refused
+        assert fault.value.faultCode in (-32000, -32002)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_password_in_the_url_is_refused_before_start():

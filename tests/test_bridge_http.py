@@ -4,6 +4,9 @@ called through the gateway by clients of the other protocol. Real processes, rea
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 import urllib.request
 import xmlrpc.client
@@ -11,7 +14,7 @@ import xmlrpc.client
 import jsonrpclib
 import pytest
 
-from tests.support.upstreams import aria2, jsonrpclib_server
+from tests.support.upstreams import ROOT, aria2, jsonrpclib_server
 
 # A minimal single-file torrent (bencoded), to send as binary data.
 TORRENT = (b"d4:infod6:lengthi5e4:name5:a.txt12:piece lengthi16384e"
@@ -206,3 +209,30 @@ def test_methods_from_the_config_when_the_upstream_lists_none(make_gateway, pool
     client = xmlrpc.client.ServerProxy(addresses(server))
     assert [n for n in client.system.listMethods() if n.startswith("j.")] == ["j.add"]
     assert client.j.add(20, 22) == 42
+
+
+def test_the_daemon_bridges_and_rereads_the_methods_on_sighup(daemon, pooled):
+    upstream, port = pooled
+    gateway = daemon("--service", f"j=jsonrpc+http://127.0.0.1:{port}/")
+    client = xmlrpc.client.ServerProxy(gateway.url)
+    assert client.j.add(1, 2) == 3 and client.add(1, 2) == 3
+    upstream.args.append("later")
+    upstream.restart()
+    gateway.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while "j.later" not in client.system.listMethods():
+        assert time.monotonic() < deadline, "SIGHUP did not re-read the upstream's methods"
+        time.sleep(0.2)
+    assert client.j.later([1, "x"]) == [1, "x"]
+
+
+def test_check_config_names_an_unreadable_secret(tmp_path):
+    config = tmp_path / "gateway.toml"
+    config.write_text('[service]\nservices = ["x=xmlrpc+https://gw@127.0.0.1:1/RPC2'
+                      f'#password_file={tmp_path}/missing"]\n')
+    done = subprocess.run([sys.executable, "-m", "gateway", "--check-config", "--config",
+                           str(config)], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
+    assert done.returncode == 1
+    assert "[service] services" in done.stderr and "cannot read the secret file" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -47,9 +47,13 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 def tls_context(url: UpstreamURL) -> ssl.SSLContext:
     """Verifying client context: the system's CAs or ``ca_file``, optionally a client cert."""
-    context = ssl.create_default_context(cafile=url.option("ca_file") or None)
-    if url.option("cert_file"):
-        context.load_cert_chain(url.option("cert_file"), url.option("key_file") or None)
+    try:
+        context = ssl.create_default_context(cafile=url.option("ca_file") or None)
+        if url.option("cert_file"):
+            context.load_cert_chain(url.option("cert_file"), url.option("key_file") or None)
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(f"upstream {url.display}: cannot load its TLS files "
+                         f"({getattr(error, 'strerror', None) or error})") from None
     return context
 
 
