@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import xmlrpc.client
@@ -236,3 +237,28 @@ def test_check_config_names_an_unreadable_secret(tmp_path):
     assert done.returncode == 1
     assert "[service] services" in done.stderr and "cannot read the secret file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_get_calls_reach_the_upstream_too(make_gateway, pooled):
+    _, port = pooled
+    server = make_gateway(service__services=[f"j=jsonrpc+http://127.0.0.1:{port}/"])
+    url = addresses(server) + "/jsonrpc?method=j.add&params=[40,2]&id=1"
+    assert json.loads(urllib.request.urlopen(url, timeout=15).read())["result"] == 42
+
+
+def test_calls_beyond_max_in_flight_are_refused_not_queued_forever(make_gateway, pooled):
+    _, port = pooled
+    server = make_gateway(service__services=[
+        f"j=jsonrpc+http://127.0.0.1:{port}/#max_in_flight=1&connect_timeout=0.2"])
+    slow = threading.Thread(target=lambda: xmlrpc.client.ServerProxy(
+        addresses(server)).j.sleep(1.5))
+    slow.start()
+    try:
+        time.sleep(0.3)
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            xmlrpc.client.ServerProxy(addresses(server)).j.add(1, 1)
+        assert fault.value.faultCode == -32000 and "1 calls already in flight" in \
+            fault.value.faultString
+    finally:
+        slow.join(10)
+    assert xmlrpc.client.ServerProxy(addresses(server)).j.add(1, 1) == 2

@@ -110,3 +110,14 @@ def test_the_circuit_opens_after_failures_and_closes_after_a_good_trial():
     import time
     time.sleep(0.06)
     assert guard.run(lambda: 5) == 5 and guard.state == CLOSED
+
+
+def test_streaming_zerorpc_methods_carry_the_stream_marker():
+    from gateway.upstream.service import STREAM_MARKER, BridgedMethod, Upstream
+    _, url = parse_spec("zerorpc+tcp://127.0.0.1:1#streams=streaming_range&methods=a")
+    upstream = Upstream(url)
+    try:
+        assert getattr(BridgedMethod(upstream, "streaming_range", ""), STREAM_MARKER) is True
+        assert not hasattr(BridgedMethod(upstream, "hello", ""), STREAM_MARKER)
+    finally:
+        upstream.close()

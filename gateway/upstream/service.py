@@ -33,6 +33,9 @@ def _client_class(protocol: str) -> type:
     return {"xmlrpc": XMLRPCUpstream, "jsonrpc": JSONRPCUpstream}[protocol]
 
 
+STREAM_MARKER = "__rpc_stream__"  # handlers.streams.MARKER: the zerorpc front streams these
+
+
 class BridgedMethod:
     """One upstream method; named parameters pass to JSON-RPC upstreams only."""
 
@@ -40,6 +43,8 @@ class BridgedMethod:
         self._upstream = upstream
         self._name = name
         self.__doc__ = help_text or f"{name} on {upstream.url.display}"
+        if name in upstream.url.option("streams"):
+            setattr(self, STREAM_MARKER, True)  # its answer is a (bounded) list of the items
 
     def __call__(self, *params: Any, **named: Any) -> Any:
         return self._upstream.call(self._name, named if named else params)

@@ -91,6 +91,8 @@ OPTIONS: dict[str, tuple[Any, Callable[[str], Any], str]] = {
     "binary": ("refuse", _choice("refuse", "base64"),
                "bytes to a JSON-RPC upstream: refused, or sent as a base64 string"),
     "heartbeat": (5.0, _number(0.1, 600), "zerorpc heartbeat period"),
+    "streams": ((), _names, "zerorpc methods that stream: the gateway's zerorpc front "
+                            "streams their items too (elsewhere they are lists)"),
 }
 
 
