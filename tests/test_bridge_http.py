@@ -147,7 +147,7 @@ def test_a_killed_upstream_fails_fast_then_recovers(make_gateway, pooled):
         assert time.monotonic() - start < 2.0  # refused or circuit open: no waiting
     assert "circuit open" in fault.value.faultString
     assert client.add(1, 1) == 2  # the gateway serves everyone else
-    upstream.start()
+    upstream.restart()
     time.sleep(0.6)  # past reset: the next call is the trial
     assert client.j.add(2, 2) == 4
     health = json.loads(urllib.request.urlopen(addresses(server) + "/healthz").read())

@@ -140,7 +140,7 @@ def test_a_killed_zerorpc_upstream_fails_fast_then_recovers(make_gateway, zerorp
         assert time.monotonic() - start < 3
     assert "circuit open" in fault.value.faultString
     assert xml.add(1, 2) == 3
-    upstream.start()
+    upstream.restart()
     deadline = time.monotonic() + 10
     while True:  # ZeroMQ reconnects on its own; the circuit lets a trial through
         try:

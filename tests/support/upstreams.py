@@ -51,7 +51,7 @@ class Upstream:
         self.start()
 
     def start(self) -> None:
-        log = open(self.tmp / f"{self.name}.log", "ab")
+        log = open(self.tmp / f"{self.name}.log", "wb")  # a new run: its own ready line
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(self.args, cwd=self.tmp, env=env,
                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -83,8 +83,6 @@ class Upstream:
 
     def restart(self) -> None:
         self.kill()
-        if isinstance(self.ready, str) and not self.ready.startswith("/"):
-            (self.tmp / f"{self.name}.log").write_bytes(b"")
         self.start()
 
     def stop(self) -> None:
