@@ -83,29 +83,29 @@ class HTTPTransport:
             answer = Reader(conn.sock, conn.rfile, self.max_bytes,
                             time.monotonic() + self.timeout).answer()
             data = self._body(answer)
-        except (TimeoutError, socket.timeout):
+        except (TimeoutError, Malformed, TooLarge, Truncated, OSError) as error:
             _close(conn)
-            raise UpstreamTimeout(self.name, self.timeout) from None
-        except Malformed as error:
-            _close(conn)
-            raise BadAnswer(self.name, f"not an HTTP answer ({error})") from None
-        except TooLarge as error:
-            _close(conn)
-            raise BadAnswer(self.name, f"an answer of {error.size} bytes or more, over "
-                                       f"max_bytes ({self.max_bytes})") from None
-        except Truncated as error:
-            _close(conn)
-            raise BadAnswer(self.name, f"the answer was cut off after {error.got} bytes "
-                                       f"({error.missing} missing)") from None
-        except OSError as error:
-            _close(conn)
-            raise UpstreamUnavailable(self.name, f"the connection failed during the call "
-                                                 f"({_reason(error)}); it may have run") from None
+            raise self._failure(error) from None
         except BaseException:
             _close(conn)
             raise
         self._give_back(conn, answer.keep_alive)
         return data
+
+    def _failure(self, error: Exception) -> Exception:
+        """What the caller is told; the call was written, so it may have run."""
+        if isinstance(error, TimeoutError):  # socket.timeout is TimeoutError
+            return UpstreamTimeout(self.name, self.timeout)
+        if isinstance(error, Malformed):
+            return BadAnswer(self.name, f"not an HTTP answer ({error})")
+        if isinstance(error, TooLarge):
+            return BadAnswer(self.name, f"an answer of {error.size} bytes or more, over "
+                                        f"max_bytes ({self.max_bytes})")
+        if isinstance(error, Truncated):
+            return BadAnswer(self.name, f"the answer was cut off after {error.got} bytes "
+                                        f"({error.missing} missing)")
+        return UpstreamUnavailable(self.name, f"the connection failed during the call "
+                                              f"({_reason(error)}); it may have run")
 
     def _body(self, answer: Answer) -> bytes:
         if answer.status == 200 or answer.status in self.answers_in_errors:
