@@ -128,6 +128,9 @@ def test_named_params_and_notifications_reach_a_json_upstream(make_gateway, pool
         {"jsonrpc": "2.0", "method": "j.add", "params": [1, 2], "id": 1},
         {"jsonrpc": "2.0", "method": "j.add", "params": [3, 4]}])  # a notification: no answer
     assert answer == [{"jsonrpc": "2.0", "result": 3, "id": 1}]
+    xml = xmlrpc.client.ServerProxy(addresses(server))  # jsonrpclib lists no multicall: ours
+    assert xml.j.system.multicall([{"methodName": "add", "params": [1, 1]},
+                                   {"methodName": "fail", "params": ["no"]}])[0] == [2]
 
 
 def test_a_killed_upstream_fails_fast_then_recovers(make_gateway, pooled):

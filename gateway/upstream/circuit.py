@@ -36,20 +36,16 @@ class Guard:
         self.last_error = ""
         self.calls = self.errors = self.in_flight = 0
         self.seconds = 0.0
-        self._slots = threading.BoundedSemaphore(max_in_flight)
         self._max = max_in_flight
         self._lock = threading.Lock()
+        self._slot_freed = threading.Condition(self._lock)  # waited on only when all are taken
         self._trial = False
 
     def run(self, call: Callable[[], Any]) -> Any:
         """Run ``call`` if the circuit and the in-flight bound allow it."""
         trial = self._admit()
-        if not self._slots.acquire(timeout=self.wait):
-            self._end_trial(trial)
-            raise UpstreamUnavailable(self.name, f"{self._max} calls already in flight")
+        self._take_slot(trial)
         start = time.perf_counter()
-        with self._lock:
-            self.in_flight += 1
         try:
             result = call()
         except FAILURES as error:
@@ -58,11 +54,16 @@ class Guard:
         except Exception:
             self._record(start, None, trial)
             raise
-        else:
-            self._record(start, None, trial)
-            return result
-        finally:
-            self._slots.release()
+        self._record(start, None, trial)
+        return result
+
+    def _take_slot(self, trial: bool) -> None:
+        with self._lock:
+            if self.in_flight >= self._max and not self._slot_freed.wait_for(
+                    lambda: self.in_flight < self._max, self.wait):
+                self._trial = self._trial and not trial
+                raise UpstreamUnavailable(self.name, f"{self._max} calls already in flight")
+            self.in_flight += 1
 
     def _admit(self) -> bool:
         """True when this call is the half-open trial; raises while the circuit is open."""
@@ -77,14 +78,10 @@ class Guard:
         raise UpstreamUnavailable(self.name, f"circuit open after {self.failed_in_row} failed "
                                              f"calls (last: {self.last_error})")
 
-    def _end_trial(self, trial: bool) -> None:
-        if trial:
-            with self._lock:
-                self._trial = False
-
     def _record(self, start: float, error: Exception | None, trial: bool) -> None:
         with self._lock:
             self.in_flight -= 1
+            self._slot_freed.notify()
             self.calls += 1
             self.seconds += time.perf_counter() - start
             if trial:

@@ -95,6 +95,9 @@ class Upstream:
             log.error("upstream %s: cannot list its methods (%s); keeping %d known",
                       self.name, self.refresh_error, len(self.methods))
             return False
+        if self.url.protocol == "jsonrpc":  # answered as one batch (see _one), listed or not
+            found.setdefault("system.multicall", "Several calls in one request: sent to the "
+                                                 "upstream as one JSON-RPC batch.")
         self.methods = {name: BridgedMethod(self, name, text) for name, text in found.items()
                         if isinstance(name, str) and name and not name.startswith("_")}
         self.refreshed, self.refresh_error = time.strftime("%Y-%m-%dT%H:%M:%SZ",
