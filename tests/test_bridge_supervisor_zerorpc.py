@@ -11,7 +11,7 @@ import xmlrpc.client
 import jsonrpclib
 import pytest
 
-from tests.support.upstreams import supervisord, zerorpc_server
+from tests.support.upstreams import supervisord, zerorpc_ipc_server, zerorpc_server
 
 
 def address(server) -> str:
@@ -170,3 +170,12 @@ def test_a_hung_zerorpc_upstream_times_out(make_gateway, zerorpc_servers):
     assert xml.myrpc.getpow(2, 5) == 32
     health = json.loads(urllib.request.urlopen(address(server) + "/healthz").read())
     assert health["upstreams"]["myrpc"]["in_flight"] == 0
+
+
+def test_a_zerorpc_upstream_over_ipc(make_gateway, tmp_path):
+    upstream, path = zerorpc_ipc_server(tmp_path, "HelloRPC")
+    try:
+        server = make_gateway(service__services=[f"h=zerorpc+ipc://{path}"])
+        assert xmlrpc.client.ServerProxy(address(server)).h.hello("ipc") == "Hello, ipc"
+    finally:
+        upstream.stop()

@@ -1,4 +1,4 @@
-"""The reference notes' zerorpc servers, unchanged, for the bridge tests: ``python FILE CLASS PORT``.
+"""The reference notes' zerorpc servers, unchanged, for the bridge tests: ``python FILE CLASS PORT|ENDPOINT``.
 
 zerorpc runs on gevent, so each server is its own process (gevent would
 monkey-patch nothing here, but must not share the test's threads).
@@ -31,6 +31,7 @@ class myRPC(object):
 if __name__ == "__main__":
     service = {"HelloRPC": HelloRPC, "StreamingRPC": StreamingRPC, "myRPC": myRPC}[sys.argv[1]]
     s = zerorpc.Server(service())
-    s.bind(f"tcp://127.0.0.1:{sys.argv[2]}")
+    address = sys.argv[2]  # a port, or a whole endpoint such as ipc:///tmp/x.sock
+    s.bind(address if "://" in address else f"tcp://127.0.0.1:{address}")
     print("ready", flush=True)
     s.run()

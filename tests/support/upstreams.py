@@ -148,3 +148,12 @@ def zerorpc_server(tmp: Path, service: str) -> tuple[Upstream, int]:
     upstream = Upstream(args, tmp, "ready", f"zerorpc-{service}-{port}")
     wait_connectable(("127.0.0.1", port))
     return upstream, port
+
+
+def zerorpc_ipc_server(tmp: Path, service: str) -> tuple[Upstream, str]:
+    """The same server on an ipc:// endpoint (a Unix socket file)."""
+    path = str(tmp / f"{service}.ipc")
+    args = [sys.executable, str(HERE / "upstream_zerorpc.py"), service, f"ipc://{path}"]
+    upstream = Upstream(args, tmp, "ready", f"zerorpc-{service}-ipc")
+    wait_connectable(path)
+    return upstream, path
