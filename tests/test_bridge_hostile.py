@@ -205,3 +205,61 @@ def test_a_password_in_the_url_is_refused_before_start():
             "x=xmlrpc+https://gw:hunter2@127.0.0.1:1/RPC2"]}, use_default_path=False,
             environ={})
     assert "no password in the URL" in str(error.value) and "hunter2" not in str(error.value)
+
+
+class HostileZerorpc:
+    """A ROUTER socket that answers every call as ``mode`` says (a thread, stopped by close)."""
+
+    def __init__(self, mode: str) -> None:
+        import zmq
+        self.zmq, self.mode = zmq, mode
+        self.sock = zmq.Context.instance().socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import msgpack
+        while self.running:
+            if not self.sock.poll(50):
+                continue
+            identity, _, payload = self.sock.recv_multipart()
+            header = msgpack.unpackb(payload, raw=False)[0]
+            reply = {"garbage": b"\xc1\xc1\xc1",
+                     "unknown": msgpack.packb([{"v": 3, "message_id": b"x",
+                                                "response_to": header["message_id"]},
+                                               "SURPRISE", []], use_bin_type=True),
+                     "keys": msgpack.packb([{"v": 3, "message_id": b"x",
+                                             "response_to": header["message_id"]},
+                                            "OK", [{1: 2}]], use_bin_type=True)}.get(self.mode)
+            if reply is not None:
+                self.sock.send_multipart([identity, b"", reply])
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("mode, code, words", [
+    ("garbage", -32002, "not a zerorpc event"),
+    ("unknown", -32002, "unknown zerorpc event 'SURPRISE'"),
+    ("keys", -32602, "key that is not a string"),
+    ("silent", -32001, "timed out"),
+])
+def test_bad_zerorpc_answers_are_clear_errors(make_gateway, mode, code, words):
+    upstream = HostileZerorpc(mode)
+    try:
+        server = make_gateway(service__services=[
+            "handlers.calculator:Calculator",
+            f"z=zerorpc+tcp://127.0.0.1:{upstream.port}#methods=m&timeout=1"])
+        host, port = server.server_address[:2]
+        client = xmlrpc.client.ServerProxy(f"http://{host}:{port}")
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            client.z.m()
+        assert fault.value.faultCode == code and words in fault.value.faultString
+        assert client.add(1, 2) == 3
+    finally:
+        upstream.close()
