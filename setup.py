@@ -7,7 +7,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=["gateway", "handlers"],
+    packages=["gateway", "gateway.upstream", "handlers"],
     install_requires=["jsonrpclib-pelix==1.2.0", "defusedxml>=0.7.1,<0.8",
                       "pyzmq>=25", "msgpack>=1.0"],
     extras_require={"test": ["pytest>=8", "requests>=2.31", "hypothesis>=6.100", "orjson",

@@ -33,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE",
                         help="TOML configuration (default: /etc/rpc-gateway/gateway.toml "
                              "when present, else built-in defaults)")
-    parser.add_argument("--service", metavar="[PREFIX=]MODULE:ATTR", action="append",
-                        help="serve this object instead of the calculator, or beside it "
-                             "under PREFIX. (repeatable)")
+    parser.add_argument("--service", metavar="[PREFIX=]MODULE:ATTR|URL", action="append",
+                        help="serve this object (or upstream URL, README: Bridging) instead of "
+                             "the calculator, or beside it under PREFIX. (repeatable)")
     parser.add_argument("--zerorpc", metavar="ENDPOINT", action="append",
                         help="also serve zerorpc here: tcp://HOST:PORT (port 0 picks a free "
                              "port) or ipc:///path (repeatable; replaces [zerorpc] listen)")
@@ -131,7 +131,7 @@ def serve(config: Config, listeners: list, reread) -> int:
     except OSError as error:  # a zerorpc endpoint that cannot be bound
         log.error("cannot listen: %s", error)
         return 1
-    except (ImportError, AttributeError, TypeError) as error:
+    except (ImportError, AttributeError, TypeError, ValueError) as error:  # ValueError: upstream
         log.error("cannot load the service: %s", error)
         return 1
     return Supervisor(server, reread).run()

@@ -68,7 +68,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "service": {
         "services": Key(["handlers.calculator:Calculator"], services,
                         'what is served: "module:attribute", or "prefix=module:attribute" '
-                        "for a namespace", RESTART),
+                        'for a namespace, or an upstream "[prefix=]jsonrpc+http://host:port/path" '
+                        "(README: Bridging)", RESTART),
     },
     "limits": {
         "max_body_bytes": Key(4 * MiB, integer(1024, 1 << 34), "request body as sent", RELOAD),

@@ -76,12 +76,18 @@ class MethodTable:
         self.max_calls = max_calls
         self.max_list_items = max_list_items  # a stream answered as a list, at most this long
         self._methods: dict[str, Method] = {}
-        for prefix, service in services:
+        self.reload_methods()
+
+    def reload_methods(self) -> None:
+        """(Re)build the names: at start, and after an upstream's list changed (SIGHUP)."""
+        methods: dict[str, Method] = {}
+        for prefix, service in self.services:
             for name, func in public_callables(service):
                 full = f"{prefix}.{name}" if prefix else name
-                self._methods[full] = Method(full, func)
+                methods[full] = Method(full, func)
         for name, func in public_callables(Introspection(self)):
-            self._methods[f"system.{name}"] = Method(f"system.{name}", func)
+            methods[f"system.{name}"] = Method(f"system.{name}", func)
+        self._methods = methods  # one swap: a call in flight sees the old or the new table
 
     def names(self) -> list[str]:
         return sorted(self._methods)

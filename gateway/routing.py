@@ -29,6 +29,7 @@ from gateway.connection import Connection
 from gateway.loop import LoopStatus
 from gateway.pools import Backend
 from gateway.reply import JSON_TYPES, XML_TYPES, Reply, error_reply
+from gateway.upstream.table import upstream_health
 
 log = logging.getLogger(__name__)
 
@@ -200,4 +201,5 @@ class Router:
                 o.in_flight for o in self.others),
             "connections": self.status.connections,
             "auth_failures": self.auth.failures,
+            **upstream_health(self.table.services),
         }

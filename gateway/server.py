@@ -24,6 +24,7 @@ from gateway.pools import Backend
 from gateway.reply import JSON_CONTENT_TYPE, XML_CONTENT_TYPE
 from gateway.routing import Router
 from gateway.services import apply_max_int_bits, load_services
+from gateway.upstream.table import close_upstreams, refresh_upstreams
 from gateway.tls import server_context
 from gateway.xmlrpc import XMLRPCServer
 
@@ -137,6 +138,7 @@ class GatewayServer:
         for backend in (self.router.xml, self.router.json):
             backend.capacity = backend_capacity(config, backend.name)
         apply_max_int_bits(self.table.services, config.limits.max_int_bits)
+        refresh_upstreams(self.table)  # upstreams' method lists are re-read on SIGHUP
         self.router.reconfigure(Settings(config), *access_from(config))
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
         self.xml_server.max_depth = self.json_server.max_depth = config.limits.max_depth
@@ -155,6 +157,7 @@ class GatewayServer:
         self.json_server.server_close()
         if self.zerorpc is not None:
             self.zerorpc.close()
+        close_upstreams(self.table.services)
 
 
 def _zerorpc_front(config: Config, table: MethodTable):

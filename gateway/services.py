@@ -1,4 +1,4 @@
-"""Loading what is served from ``module:attribute`` specs."""
+"""Loading what is served: ``module:attribute`` specs, and upstream URLs (gateway.upstream)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def load_service(spec: str, max_int_bits: int) -> tuple[str, object]:
     takes it, and then expected to keep it as its ``max_int_bits`` attribute, which
     a reload sets); an instance or a module is used as it is.
     """
+    if "://" in spec:  # an upstream: [prefix=]jsonrpc+http://..., xmlrpc+unix://..., zerorpc+tcp://...
+        from gateway.upstream.table import load_upstream
+        return load_upstream(spec)
     prefix, _, target = spec.rpartition("=")
     module_name, _, attribute = target.partition(":")
     value: Any = importlib.import_module(module_name)

@@ -9,6 +9,9 @@ import re
 from types import MappingProxyType
 from typing import Any, Callable
 
+from gateway.upstream.credentials import authorization
+from gateway.upstream.urls import parse_spec
+
 
 def integer(low: int, high: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
@@ -89,9 +92,13 @@ def services(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError("expected a non-empty list of module:attribute specs")
     for item in value:
+        if isinstance(item, str) and "://" in item:  # an upstream URL (gateway.upstream.urls)
+            authorization(parse_spec(item)[1])  # its secret files must be readable too
+            continue
         if not isinstance(item, str) or not re.fullmatch(
                 r"(?:[A-Za-z][\w]*=)?[\w.]+:[\w.]+", item):
-            raise ValueError(f'expected "module:attribute" or "prefix=module:attribute", '
+            raise ValueError(f'expected "module:attribute", "prefix=module:attribute" or an '
+                             f'upstream URL such as "jsonrpc+http://host:port/path", '
                              f"got {item!r}")
     return tuple(value)
 

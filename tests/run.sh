@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   ruby ruby-xmlrpc php-cli php-xmlrpc nodejs npm
   chromium  # tests/test_browser.py: cross-site requests from a real browser (issue 9)
   libzmq3-dev g++ make  # zerorpc: zerorpc-node's zeromq addon is built against Debian's libzmq
+  aria2 supervisor  # tests/test_bridge_*.py: real upstreams to bridge (issue 14)
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
