@@ -17,7 +17,7 @@ import jsonrpclib
 import pytest
 
 from tests.support.processes import Daemon
-from tests.support.zerorpc import endpoint_of, run_client, start_client
+from tests.support.zerorpc_clients import endpoint_of, run_client, start_client
 
 NOTES_UNARY = '''
 import zerorpc

@@ -9,7 +9,7 @@ import time
 import msgpack
 import pytest
 
-from tests.support.zerorpc import RawPeer
+from tests.support.zerorpc_clients import RawPeer
 
 SLOW = ["handlers.calculator:Calculator", "slow=tests.support.services:Slow"]
 

@@ -18,7 +18,7 @@ from gateway.auth import hash_secret
 from tests.conftest import start_gateway, stop_gateway
 from tests.support.processes import ROOT, Daemon
 from tests.support.services import Streams
-from tests.support.zerorpc import RawPeer, endpoint_of, run_client, start_client
+from tests.support.zerorpc_clients import RawPeer, endpoint_of, run_client, start_client
 
 SERVICES = ["handlers.calculator:Calculator", "slow=tests.support.services:Slow",
             "streams=tests.support.services:Streams", "c=tests.support.services:Counting"]

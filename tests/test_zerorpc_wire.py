@@ -10,7 +10,7 @@ import pytest
 
 from gateway.zerorpc_channels import MAX_GRANT, Channels
 from gateway.zerorpc_wire import BadEvent, check_encodable, decode, encode, error_args
-from tests.support.zerorpc import RawPeer
+from tests.support.zerorpc_clients import RawPeer
 
 
 def test_replies_carry_version_3_a_fresh_id_and_the_channel_id_as_sent():

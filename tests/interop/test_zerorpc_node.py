@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import Daemon
-from tests.support.zerorpc import endpoint_of
+from tests.support.zerorpc_clients import endpoint_of
 
 HERE = Path(__file__).resolve().parent / "zerorpc-node"
 ADDON = HERE / "node_modules" / "zeromq" / "build" / "Release" / "zmq.node"
