@@ -36,6 +36,10 @@ APACHE_NAMESPACE = "http://ws.apache.org/xmlrpc/namespaces/extensions"
 _APACHE_NAMESPACE_BYTES = APACHE_NAMESPACE.encode("ascii")
 _CONTAINERS = frozenset(("array", "struct"))
 _TREE_FROM_BYTES = 4096  # below this, building a tree costs more than it saves
+_REFUSED = {  # Apache's extensions that carry Java objects or DOM trees, not data
+    "serializable": "Apache's ex:serializable (a serialized Java object) is not accepted",
+    "dom": "Apache's ex:dom (an XML DOM node) is not accepted",
+}
 _BOOLEANS = {"1": True, "0": False, "true": True, "false": False}
 
 
@@ -71,7 +75,7 @@ class _Reader:
                     f"values nested deeper than {self.max_depth} levels")
         self.text.clear()
         if self.in_value and tag not in _ENDS:
-            raise faults.InvalidRequest(f"unknown value type <{tag}>")
+            raise faults.InvalidRequest(_REFUSED.get(tag, f"unknown value type <{tag}>"))
         self.in_value = tag == "value"
 
     def start_noting_namespaces(self, tag: str, attrs: dict) -> None:
@@ -96,7 +100,7 @@ class _Reader:
 
     def end_boolean(self, text: str) -> None:
         try:
-            self.push(_BOOLEANS[text])
+            self.push(_BOOLEANS[text.strip().lower()])
         except KeyError:
             raise TypeError("bad boolean value") from None
 

@@ -198,3 +198,92 @@ def test_the_tree_reader_reads_the_benchmark_shapes_itself():
               [{"name": "x", "when": datetime.datetime(2024, 2, 29), "ok": True, "n": None}] * 20)
     body = call_body(params)
     assert read_tree(body) == stdlib_reading(body)  # not None: no fallback for these
+
+
+# -- dialects: what the method sees ---------------------------------------------------------------
+
+UTC, PLUS_0530 = datetime.timezone.utc, datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+DATETIMES = {
+    "19980717T14:08:55": datetime.datetime(1998, 7, 17, 14, 8, 55),
+    "19980717T140855": datetime.datetime(1998, 7, 17, 14, 8, 55),
+    "1998-07-17T14:08:55": datetime.datetime(1998, 7, 17, 14, 8, 55),
+    "1998-07-17T14:08:55Z": datetime.datetime(1998, 7, 17, 14, 8, 55, tzinfo=UTC),
+    "1998-07-17T14:08:55.125Z": datetime.datetime(1998, 7, 17, 14, 8, 55, 125000, tzinfo=UTC),
+    "19980717T14:08:55,1234567": datetime.datetime(1998, 7, 17, 14, 8, 55, 123456),
+    "19980717T14:08:55+05:30": datetime.datetime(1998, 7, 17, 14, 8, 55, tzinfo=PLUS_0530),
+    "1998-07-17T14:08:55.000+0530": datetime.datetime(1998, 7, 17, 14, 8, 55, tzinfo=PLUS_0530),
+    "19980717T14:08:55-08": datetime.datetime(
+        1998, 7, 17, 14, 8, 55, tzinfo=datetime.timezone(datetime.timedelta(hours=-8))),
+}
+
+
+def ping_call(value: str, padding: int = 0, declaration: str = "") -> bytes:
+    return (f"<?xml version='1.0'?><methodCall{declaration}><!--{'p' * padding}--><methodName>"
+            f"ping</methodName><params><param><value>{value}</value></param></params>"
+            f"</methodCall>").encode()
+
+
+@pytest.mark.parametrize("padding", [0, 5000], ids=["small", "large"])
+@pytest.mark.parametrize("text, expected", DATETIMES.items(), ids=DATETIMES.keys())
+def test_datetime_forms_reach_the_method_as_datetimes(text, expected, padding):
+    (value,) = parse_call(ping_call(f"<dateTime.iso8601>{text}</dateTime.iso8601>",
+                                    padding), 64).params
+    assert value == expected and value.tzinfo == expected.tzinfo
+    assert f"<dateTime.iso8601>{text}</dateTime.iso8601>".encode() in dump_response(value)
+
+
+@pytest.mark.parametrize("text", ["1998-07-17", "19980717T25:00:00", "1998-07-17T14:08",
+                                  "1998-0717T14:08:55", "19980717T14:0855", "x", ""])
+def test_other_datetime_text_is_invalid_params(text):
+    with pytest.raises(faults.InvalidParams):
+        parse_call(ping_call(f"<dateTime.iso8601>{text}</dateTime.iso8601>"), 64)
+
+
+def test_a_computed_datetime_is_written_in_the_spec_form():
+    (received,) = parse_call(ping_call("<dateTime.iso8601>1998-07-17T14:08:55.5Z"
+                                       "</dateTime.iso8601>"), 64).params
+    later = received + datetime.timedelta(days=1)
+    assert b"<dateTime.iso8601>19980718T14:08:55</dateTime.iso8601>" in dump_response(later)
+
+
+@pytest.mark.parametrize("text, expected", [("true", True), ("false", False), (" TRUE ", True),
+                                            ("1", True), ("0", False)])
+def test_boolean_words(text, expected):
+    for padding in (0, 5000):
+        assert parse_call(ping_call(f"<boolean>{text}</boolean>", padding), 64).params == \
+            (expected,)
+    with pytest.raises(faults.InvalidParams):
+        parse_call(ping_call("<boolean>yes</boolean>"), 64)
+
+
+@pytest.mark.parametrize("references", ["&#55357;&#56832;", "&#xd83d;&#xDE00;"])
+def test_surrogate_pair_references_are_one_character(references):
+    assert parse_call(ping_call(f"<string>a{references}b</string>"), 64).params == \
+        ("a\U0001f600b",)
+
+
+@pytest.mark.parametrize("references", ["&#55357;", "&#56832;&#55357;", "&#55357;x&#56832;"])
+def test_lone_or_reversed_surrogates_stay_parse_errors(references):
+    with pytest.raises(faults.ParseError):
+        parse_call(ping_call(f"<string>{references}</string>"), 64)
+
+
+APACHE = ' xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"'
+
+
+@pytest.mark.parametrize("padding", [0, 5000], ids=["small", "large"])
+def test_apache_dialect_is_noticed_only_from_a_declaration(padding):
+    assert parse_call(ping_call("<int>1</int>", padding, APACHE), 64).apache
+    quoted = "<string>xmlns:ex=&quot;http://ws.apache.org/xmlrpc/namespaces/extensions&quot;</string>"
+    assert not parse_call(ping_call(quoted, padding), 64).apache
+    assert not parse_call(ping_call("<ex:i8>1</ex:i8>", padding), 64).apache  # prefix alone
+
+
+def test_apache_dialect_answers():
+    body = dump_response([2**40, None, 2**70, 1, True], apache=True)
+    assert body.startswith(b"<?xml version='1.0'?>\n<methodResponse" + APACHE.encode() + b">\n")
+    for piece in (b"<ex:i8>1099511627776</ex:i8>", b"<ex:nil/>",
+                  b"<ex:biginteger>1180591620717411303424</ex:biginteger>", b"<int>1</int>",
+                  b"<boolean>1</boolean>"):
+        assert piece in body
+    assert b"<i8>" not in body and b"<nil/>" not in body
