@@ -174,12 +174,34 @@ def _read(body: bytes, max_depth: int) -> Call:
     apache = _APACHE_NAMESPACE_BYTES in body
     if apache or len(body) < _TREE_FROM_BYTES or _may_nest_deeper(body, max_depth):
         return _read_events(body, max_depth, apache)
-    _expat(SimpleNamespace(start=None, end=None, data=None, xml=lambda *declaration: None),
-           body)
+    _refuse_what_defusedxml_refuses(body)
     call = read_tree(body)
     if call is None:
         return _read_events(body, max_depth, apache)
     return Call(*call)
+
+
+class _RootReached(Exception):
+    """The prolog is over: no DTD can follow."""
+
+
+def _stop_at_root(tag: str, attrs: dict) -> None:
+    raise _RootReached
+
+
+def _refuse_what_defusedxml_refuses(body: bytes) -> None:
+    """Run defusedxml's parser over the prolog: the only place a DTD can be.
+
+    XML allows a document type declaration (and with it entity declarations)
+    only before the root element, so when defusedxml's parser reaches the root
+    start tag without refusing anything, the rest of the document cannot hold
+    a DTD or an entity, and the tree reader may parse it.
+    """
+    try:
+        _expat(SimpleNamespace(start=_stop_at_root, end=None, data=None,
+                               xml=lambda *declaration: None), body)
+    except _RootReached:
+        pass
 
 
 def _read_events(body: bytes, max_depth: int, apache: bool) -> Call:
