@@ -1,13 +1,16 @@
-"""Reading an XML-RPC ``methodCall``: expat events straight into Python values.
+"""Reading an XML-RPC ``methodCall`` into (method name, params), safely and fast.
 
-The stdlib's ``Unmarshaller`` spends most of its time in per-element Python
-dispatch (a method lookup, a bound-method call and a list join per tag).
-This reader keeps its semantics (untyped ``<value>`` is a string, namespace
-prefixes are ignored, a struct is built from name/value pairs on one stack)
-with less work per element: character data goes to ``list.append`` directly,
-expat buffers text runs, and the end handler dispatches on a dict of small
-closures. Parsing still goes through defusedxml's expat parser, so DTDs,
-entity declarations and external references are refused as before.
+Two readers, one answer. The event reader is the reference: expat events
+from defusedxml's parser (DTDs, entity declarations and external references
+refused) go into a value stack with the stdlib ``Unmarshaller``'s semantics
+(untyped ``<value>`` is a string, namespace prefixes are ignored, a struct
+is built from name/value pairs), with less work per element than the
+stdlib: character data goes to ``list.append`` directly, expat buffers text
+runs, and end tags dispatch through one module-level table. Large bodies
+(where the per-element Python callbacks are the whole cost) are read by
+:mod:`gateway.xmltree` instead, after defusedxml's parser has checked the
+prolog, the only place XML allows a DTD; any layout the tree reader does
+not know goes back to the event reader.
 
 Dialects read here beyond the stdlib's: ``<boolean>`` as ``true``/``false``,
 the ``dateTime.iso8601`` forms of :mod:`gateway.xmldates`, Apache's
@@ -20,8 +23,8 @@ from __future__ import annotations
 
 import binascii
 import re
-from types import SimpleNamespace
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, Callable, NamedTuple
 from xml.parsers import expat
 
