@@ -146,7 +146,10 @@ class _Writer:
         elif kind is WireDateTime and value.text is not None:
             tag = value.tag if self.apache else "dateTime.iso8601"
             self.write(f"<value><{tag}>{text(value.text)}</{tag}></value>\n")
-        elif kind is Decimal and self.apache:
+        elif kind is Decimal:
+            if not self.apache:
+                raise faults.RPCError("the result is a decimal (ex:bigdecimal), which only "
+                                      "Apache's extensions carry", faults.INVALID_PARAMS)
             self.write(f"<value><ex:bigdecimal>{value}</ex:bigdecimal></value>\n")
         elif kind is datetime.datetime or kind is WireDateTime:  # the spec's form, naive
             self.write("<value><dateTime.iso8601>%04d%02d%02dT%02d:%02d:%02d"

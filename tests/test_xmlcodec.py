@@ -287,3 +287,11 @@ def test_apache_dialect_answers():
                   b"<boolean>1</boolean>"):
         assert piece in body
     assert b"<i8>" not in body and b"<nil/>" not in body
+
+
+def test_a_decimal_outside_the_apache_dialect_is_a_clear_fault():
+    (value,) = parse_call(ping_call("<bigdecimal>1.10</bigdecimal>"), 64).params
+    with pytest.raises(faults.RPCError, match="Apache") as error:
+        dump_response(value)
+    assert error.value.code == faults.INVALID_PARAMS
+    assert b"<ex:bigdecimal>1.10</ex:bigdecimal>" in dump_response(value, apache=True)
