@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway import faults
-from gateway.xmldecode import _read_events, parse_call
+from gateway.xmldecode import _denser_than_xmlrpc, _read_events, parse_call
 from gateway.xmlencode import dump_response
 from gateway.xmltree import read_tree
 
@@ -327,3 +327,15 @@ def test_a_large_list_of_structs_is_read_by_the_tree(monkeypatch):
                         lambda body, depth: calls.append(depth) or read_tree(body, depth))
     assert parse_call(body, 64).params == (rows,)
     assert calls == [64]
+
+
+@pytest.mark.parametrize("junk", ["<a/>" * 5000, "<a>" * 3000 + "</a>" * 3000],
+                         ids=["flat", "nested"])
+def test_junk_denser_than_xmlrpc_never_reaches_the_tree(junk, monkeypatch):
+    def no_tree(body, max_depth):
+        raise AssertionError("the tree reader was given junk")
+    monkeypatch.setattr("gateway.xmldecode.read_tree", no_tree)
+    with pytest.raises(faults.InvalidRequest, match="unknown value type <a>"):
+        parse_call(ping_call(junk), 64)
+    rows = [{"id": i, "v": None, "e": ""} for i in range(300)]
+    assert _denser_than_xmlrpc(call_body((rows, [None] * 500, [""] * 500))) is False
