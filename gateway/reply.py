@@ -19,7 +19,7 @@ from gateway.xmlrpc import dump_fault
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 XML_TYPES = frozenset({"text/xml", "application/xml"})
 JSON_TYPES = frozenset({"application/json", "application/json-rpc", "application/jsonrequest"})
-XML_CONTENT_TYPE = "text/xml"
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"  # aXMLRPC in strict mode wants exactly this
 JSON_CONTENT_TYPE = "application/json"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 ALLOW = "GET, HEAD, POST, OPTIONS"
