@@ -22,9 +22,21 @@ from gateway.upstream.errors import BadAnswer, UpstreamFault
 from gateway.upstream.http_transport import HTTPTransport
 from gateway.upstream.urls import UpstreamURL
 from gateway.upstream.values import Rules, check_params
-from gateway.xmlrpc import BoundedUnmarshaller
 
 MAX_DEPTH = 64
+
+
+class _AnswerUnmarshaller(xmlrpc.client.Unmarshaller):
+    """The stdlib reader with the gateway's nesting bound; values as builtin types."""
+
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(use_datetime=True, use_builtin_types=True)
+        self._max_depth = max_depth
+
+    def start(self, tag: str, attrs: dict) -> None:
+        super().start(tag, attrs)
+        if len(self._marks) > self._max_depth:
+            raise faults.InvalidRequest(f"values nested deeper than {self._max_depth} levels")
 
 
 class _CallMarshaller(xmlrpc.client.Marshaller):
@@ -49,7 +61,7 @@ def dump_call(method: str, params: list) -> bytes:
 
 def load_answer(body: bytes, name: str) -> Any:
     """The result of a methodResponse, UpstreamFault for a fault, BadAnswer for the rest."""
-    target = BoundedUnmarshaller(MAX_DEPTH)
+    target = _AnswerUnmarshaller(MAX_DEPTH)
     parser = DefusedExpatParser(target, forbid_dtd=True)
     try:
         parser.feed(body)
