@@ -309,11 +309,10 @@ class Dispatcher:
                            self.settings.max_decompressed_bytes)
         payload, method, outcome = backend.server.dispatch(body)
         if payload is None:
-            # Nothing to answer: 204, except to jsonrpclib, whose transport raises on
-            # any status but 200 and takes an empty 200 as "no result".
-            if request.headers.get("user-agent", "").startswith("jsonrpclib"):
-                return 200, b"", JSON_CONTENT_TYPE, method, outcome
-            return 204, b"", None, method, outcome
+            # Nothing to answer (notifications only): an empty 200, the one answer every
+            # tested client takes. jsonrpclib and libjson-rpc-cpp raise on any other
+            # status, 204 included; jayson, JSON::RPC::Legacy and curl take either.
+            return 200, b"", JSON_CONTENT_TYPE, method, outcome
         return 200, payload, backend.content_type, method, outcome
 
     def _call_from_query(self, request: Request, query: dict[str, str]) -> tuple:
