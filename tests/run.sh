@@ -10,6 +10,10 @@ DEBIAN_PACKAGES=(
   systemd systemd-container wrk nginx haproxy
   libxmlrpc-core-c3-dev librpc-xml-perl libxmlrpc-lite-perl libjson-rpc-perl libwww-perl
   ruby ruby-xmlrpc php-cli php-xmlrpc nodejs npm
+  # issue 12 clients (tests/interop): Java aXMLRPC, Go kolo/xmlrpc and mattn/go-xmlrpc,
+  # C++ xmlrpc-c clientSimple, XmlRpc++ and libjson-rpc-cpp, Lua and Tcl
+  default-jdk-headless libaxmlrpc-java golang-go golang-github-kolo-xmlrpc-dev golang-github-mattn-go-xmlrpc-dev
+  g++ libxmlrpc-c++8-dev libxmlrpcpp-dev libjsonrpccpp-dev lua5.1 lua-xmlrpc tcl tcl-xmlrpc
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -31,15 +31,6 @@ from tests.interop.wire import (
     WireRecorder, check_keep_alive, check_replies, gzip_was_used)
 
 
-@pytest.fixture
-def wire(gateway):
-    recorder = WireRecorder(gateway.server_address[:2])
-    try:
-        yield recorder
-    finally:
-        recorder.close()
-
-
 # -- C: xmlrpc-c ------------------------------------------------------------------------
 
 
