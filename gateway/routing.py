@@ -33,7 +33,7 @@ access_log = logging.getLogger("gateway.access")
 XML_TYPES = frozenset({"text/xml", "application/xml"})
 JSON_TYPES = frozenset({"application/json", "application/json-rpc", "application/jsonrequest"})
 RPC_PATHS = frozenset({"/", "/RPC2", "/jsonrpc", "/xmlrpc"})
-XML_CONTENT_TYPE = "text/xml"
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"  # aXMLRPC in strict mode wants exactly this
 JSON_CONTENT_TYPE = "application/json"
 ALLOW = "GET, HEAD, POST, OPTIONS"
 FAILED_AUTH_DELAY = 0.5  # seconds before a 401: slows guessing, holds no thread

@@ -46,7 +46,7 @@ def assert_json_answer(status: int, response: http.client.HTTPResponse, body: by
 
 def assert_xml_answer(status: int, response: http.client.HTTPResponse, body: bytes) -> None:
     assert status == 200, body
-    assert response.getheader("Content-Type") == "text/xml"
+    assert response.getheader("Content-Type") == "text/xml; charset=utf-8"
     assert xmlrpc.client.loads(body)[0] == (3,)
 
 
@@ -76,7 +76,7 @@ def test_a_404_for_an_xml_client_is_still_text_xml(url):
     # Ruby's client only reads text/xml; a 404 explains itself in its own protocol.
     status, response, _ = post(url, XML_CALL, "text/xml", "/nowhere")
     assert status == 404
-    assert response.getheader("Content-Type") == "text/xml"
+    assert response.getheader("Content-Type") == "text/xml; charset=utf-8"
 
 
 # -- the Content-Type table --------------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_xml_media_types_go_to_xmlrpc(url, content_type):
 def test_xml_media_types_win_over_a_json_body(url, content_type):
     # The declared type decides: a JSON body sent as XML is an XML parse error.
     status, response, body = post(url, JSON_CALL, content_type)
-    assert status == 200 and response.getheader("Content-Type") == "text/xml"
+    assert status == 200 and response.getheader("Content-Type") == "text/xml; charset=utf-8"
     with pytest.raises(xmlrpc.client.Fault) as fault:
         xmlrpc.client.loads(body)
     assert fault.value.faultCode == -32700

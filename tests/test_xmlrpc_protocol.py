@@ -44,7 +44,7 @@ def test_golden_xml_case(url, case, content_type):
     expected = (WIRE / f"{case}.response.xml").read_bytes()
     status, response, body = post(url, request, content_type)
     assert status == 200  # faults too: clients discard non-200 bodies
-    assert response.getheader("Content-Type") == "text/xml"
+    assert response.getheader("Content-Type") == "text/xml; charset=utf-8"
     assert int(response.getheader("Content-Length")) == len(body)
     assert body == expected
 
@@ -168,7 +168,7 @@ def test_base64_name_is_accepted_by_hello(url):
 def test_faults_use_the_shared_codes_with_http_200(url, body, code):
     status, response, reply = post(url, body)
     assert status == 200
-    assert response.getheader("Content-Type") == "text/xml"
+    assert response.getheader("Content-Type") == "text/xml; charset=utf-8"
     with pytest.raises(xmlrpc.client.Fault) as fault:
         xmlrpc.client.loads(reply)
     assert fault.value.faultCode == code

@@ -53,7 +53,7 @@ def final_response(stdout: bytes) -> Message:
 
 
 def xml_result(reply: Message) -> Any:
-    assert reply.status == 200 and reply.headers["content-type"] == "text/xml", reply.start
+    assert reply.status == 200 and reply.headers["content-type"] == "text/xml; charset=utf-8", reply.start
     return xmlrpc.client.loads(reply.content)[0][0]
 
 
