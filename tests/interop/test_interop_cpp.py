@@ -39,7 +39,7 @@ def test_xmlrpc_c_cpp_client_simple(wire):
     # clientSimple has no fault object: a girerr::error carrying the fault string only.
     assert run.results["divide_by_zero"]["error"].endswith("division by zero")
     assert "no_such_method" in run.results["unknown_method"]["error"]
-    exchanges = check_replies(wire, "text/xml")
+    exchanges = check_replies(wire, "text/xml; charset=utf-8")
     check_keep_alive(wire, exchanges, kept=True)
     assert all(x.request.headers["user-agent"].startswith("Xmlrpc-c/") for x in exchanges)
 
@@ -60,7 +60,7 @@ def test_xmlrpcpp_client(wire):
     # tm_mon = 1, and the wire carries the date the caller meant.
     assert any(b"<dateTime.iso8601>20260102T03:04:05</dateTime.iso8601>" in x.request.body
                for x in wire.calls("ping"))
-    exchanges = check_replies(wire, "text/xml")
+    exchanges = check_replies(wire, "text/xml; charset=utf-8")
     check_keep_alive(wire, exchanges, kept=True)
 
 

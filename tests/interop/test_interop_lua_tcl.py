@@ -52,7 +52,7 @@ def test_lua_xmlrpc_client(wire):
     check_raw_multicall(run.results.get("multicall"))
     check_unescaped_markup(run)
     assert "Invalid <i8> element" in run.results["i8_result"]["error"]  # it has no i8
-    exchanges = check_replies(wire, "text/xml")
+    exchanges = check_replies(wire, "text/xml; charset=utf-8")
     check_keep_alive(wire, exchanges, kept=False)  # LuaSocket sends Connection: close, TE
     assert all(x.request.headers["user-agent"].startswith("LuaXMLRPC") for x in exchanges)
 
