@@ -77,12 +77,31 @@ def config_flags(tool: str, *args: str) -> list[str]:
     return found.stdout.split()
 
 
+def xmlrpc_c_flags(package: str, *args: str) -> list[str]:
+    """The flags xmlrpc-c-config gives, without -lcurl.
+
+    Debian's xmlrpc-c-config prints -lcurl, but the xmlrpc-c -dev packages do not
+    pull in libcurl's development link; libxmlrpc_client.so links libcurl.so.4
+    itself, and the programs call no curl function.
+    """
+    config = require_tool("xmlrpc-c-config", f"{APT} {package}")
+    return [flag for flag in config_flags(config, *args) if flag != "-lcurl"]
+
+
 def build_cpp(name: str, source: str, packages: tuple[str, ...], flags: list[str],
               standard: str = "c++17") -> Path:
     """One program from one source file (and json_text.hpp, which some include)."""
     gxx = require_tool("g++", f"{APT} g++")
     out = cached_build(name, [HERE / source, HERE / "json_text.hpp"], packages, [
         gxx, f"-std={standard}", "-Wall", "-Wextra", "-Werror", "-O1", str(HERE / source),
+        "-o", "{out}/" + name, *flags])
+    return out / name
+
+
+def build_c(name: str, source: str, package: str, flags: list[str]) -> Path:
+    gcc = require_tool("gcc", f"{APT} gcc")
+    out = cached_build(name, [HERE / source], (package,), [
+        gcc, "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", str(HERE / source),
         "-o", "{out}/" + name, *flags])
     return out / name
 

@@ -18,12 +18,12 @@ import base64
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
+from tests.interop.builds import build_c, xmlrpc_c_flags
 from tests.interop.clients import (
-    A, APT, B, BIG, CLIENT_ENV, CLIENT_TIMEOUT, COMMON_CALLS, HERE, LATIN1_NAME, NAME,
+    A, APT, B, BIG, CLIENT_ENV, CLIENT_TIMEOUT, COMMON_CALLS, LATIN1_NAME, NAME,
     ClientRun, check_multicall, check_native_fault, check_results, program_args,
     require_node_package, require_perl_module, require_php_extension, require_ruby_library,
     require_tool, run_client)
@@ -34,29 +34,9 @@ from tests.interop.wire import (
 # -- C: xmlrpc-c ------------------------------------------------------------------------
 
 
-def build_xmlrpc_c_client(tmp_path: Path) -> Path:
-    """Compile xmlrpc_c_client.c with the flags xmlrpc-c-config gives.
-
-    Debian's xmlrpc-c-config also prints -lcurl, but libxmlrpc-core-c3-dev does
-    not pull in libcurl's development link; libxmlrpc_client.so already links
-    libcurl.so.4 itself, and the program calls no curl function, so it is dropped.
-    """
-    gcc = require_tool("gcc", f"{APT} gcc")
-    config = require_tool("xmlrpc-c-config", f"{APT} libxmlrpc-core-c3-dev")
-    flags = subprocess.run([config, "client", "--cflags", "--libs"], capture_output=True,
-                           text=True, timeout=30, check=True).stdout.split()
-    flags = [flag for flag in flags if flag != "-lcurl"]
-    binary = tmp_path / "xmlrpc_c_client"
-    compiled = subprocess.run(
-        [gcc, "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1",
-         str(HERE / "xmlrpc_c_client.c"), "-o", str(binary), *flags],
-        capture_output=True, text=True, timeout=120)
-    assert compiled.returncode == 0, compiled.stderr
-    return binary
-
-
-def test_xmlrpc_c_library_client(tmp_path, wire):
-    binary = build_xmlrpc_c_client(tmp_path)
+def test_xmlrpc_c_library_client(wire):
+    flags = xmlrpc_c_flags("libxmlrpc-core-c3-dev", "client", "--cflags", "--libs")
+    binary = build_c("xmlrpc_c_client", "xmlrpc_c_client.c", "libxmlrpc-core-c3-dev", flags)
     run = run_client([str(binary), *program_args(wire.url + "/RPC2")])
 
     check_results(run.results, COMMON_CALLS)

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from tests.interop.builds import build_cpp, config_flags
+from tests.interop.builds import build_cpp, config_flags, xmlrpc_c_flags
 from tests.interop.clients import (
     APT, WIDE_CALLS, check_multicall, check_native_fault, check_raw_multicall, check_results,
     check_unknown_method, require_tool, run_client, wide_args)
@@ -26,10 +26,7 @@ def library_flags(package: str, tool: str, *args: str) -> list[str]:
 
 
 def test_xmlrpc_c_cpp_client_simple(wire):
-    # Debian's xmlrpc-c-config adds -lcurl, whose development link the -dev package
-    # does not pull in; libxmlrpc_client links libcurl itself (as for the C client).
-    flags = [flag for flag in library_flags("libxmlrpc-c++8-dev", "xmlrpc-c-config", "c++2",
-                                            "client", "--cflags", "--libs") if flag != "-lcurl"]
+    flags = xmlrpc_c_flags("libxmlrpc-c++8-dev", "c++2", "client", "--cflags", "--libs")
     binary = build_cpp("xmlrpc_c_cpp_client", "xmlrpc_c_cpp_client.cpp",
                        ("libxmlrpc-c++8-dev",), flags)
     run = run_client([str(binary), *wide_args(wire.url + "/RPC2")])
