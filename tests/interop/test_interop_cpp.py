@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from tests.interop.builds import build_cpp, config_flags, xmlrpc_c_flags
+from tests.interop.builds import build_cpp, config_flags, package_versions, xmlrpc_c_flags
 from tests.interop.clients import (
     APT, WIDE_CALLS, check_multicall, check_native_fault, check_raw_multicall, check_results,
     check_unknown_method, require_tool, run_client, wide_args)
@@ -89,3 +89,9 @@ def test_libjson_rpc_cpp_http_client(wire, version):
     assert len(notification) == 1 and notification[0].response.body == b""
     first = json.loads(exchanges[0].request.body)
     assert ("jsonrpc" in first) == (version == "2.0")
+
+
+def test_a_missing_library_fails_the_build_with_its_install_command():
+    """On CI a client whose package is missing must fail, never skip."""
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y no-such-library-dev"):
+        package_versions(("no-such-library-dev",))
