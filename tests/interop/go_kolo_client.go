@@ -76,6 +76,7 @@ func main() {
 	var echoedBlob string
 	blob := base64.StdEncoding.EncodeToString([]byte("\x00\x01\xfe\xff<bin>"))
 	err = client.Call("ping", []interface{}{xmlrpc.Base64(blob)}, &echoedBlob)
+	report("ping_base64_native", echoedBlob, err)
 	if err == nil {
 		var raw []byte
 		raw, err = base64.StdEncoding.DecodeString(echoedBlob)

@@ -108,6 +108,14 @@ call subtract n subtract [list [list int $a] [list int $b]]
 call divide n divide [list [list int $a] [list int $b]]
 call divide_by_zero n divide [list [list int $a] [list int 0]]
 call hello s hello [list [list string $name]]
+# An ASCII request (character references) still gets a UTF-8 reply, which the
+# library waits for until the connection closes, counting characters.
+set references ""
+foreach char [split $name ""] {
+    scan $char %c code
+    append references [expr {$code < 128 ? $char : "&#$code;"}]
+}
+call hello_references s hello [list [list string $references]]
 # The library counts Content-Length in characters, of requests and of replies.
 # A caller makes characters bytes: ISO 8859-1 sockets, UTF-8 encoded strings.
 encoding system iso8859-1

@@ -76,6 +76,8 @@ def test_libjson_rpc_cpp_http_client(wire, version):
     check_results(run.results, json_calls)
     # The message arrives prefixed with the library's own text for the code.
     check_native_fault(run.results.get("divide_by_zero"))
+    assert run.results["divide_by_zero"]["fault"]["message"] == (
+        "Configuration file was not found: division by zero")
     check_unknown_method(run.results.get("unknown_method"))
     if version == "2.0":
         check_multicall(run.results.get("multicall"))

@@ -13,9 +13,11 @@ README's compatibility table.
 
 from __future__ import annotations
 
+import base64
+
 from tests.interop.builds import build_go, build_java
 from tests.interop.clients import (
-    EXPECTED, MARKUP, WIDE_CALLS, ClientRun, check_native_fault, check_raw_multicall,
+    BLOB, EXPECTED, MARKUP, WIDE_CALLS, ClientRun, check_native_fault, check_raw_multicall,
     check_results, check_unknown_method, run_client, wide_args)
 from tests.interop.wire import WireRecorder, check_keep_alive, check_replies
 
@@ -115,6 +117,9 @@ def test_go_kolo_xmlrpc_client(wire):
     # int64 goes out as <int>, whatever its size; the gateway reads it and answers <i8>.
     (i8_call,) = [x for x in wire.calls("ping") if b"1099511627776" in x.request.body]
     assert b"<int>1099511627776</int>" in i8_call.request.body
+    # <base64> comes back as its text, undecoded (the program decodes it).
+    native = run.results["ping_base64_native"]["result"]
+    assert native != BLOB.hex() and native.strip() == base64.b64encode(BLOB).decode()
     # No nil: a nil argument becomes an empty <param>, so the method sees no argument.
     assert run.results["ping_nil"]["fault"]["code"] == -32602
     exchanges = check_replies(wire, "text/xml; charset=utf-8")

@@ -75,6 +75,8 @@ def test_tcl_xmlrpc_client(wire):
     # The natural call with non-ASCII text: Content-Length counts characters, the
     # body is longer in bytes, and the gateway parses the prefix it was promised.
     assert run.results["hello"]["fault"]["code"] == PARSE_ERROR, run.results["hello"]
+    # An ASCII request gets a UTF-8 reply: fewer characters than its Content-Length.
+    assert "error" in run.results["hello_references"], run.results["hello_references"]
     assert "error" in run.results["i8_result"]  # it has no i8
     # HTTP/1.0, one call per connection, no Host header. The recording is read per
     # connection: the natural hello's body ran past its Content-Length.
