@@ -1,13 +1,16 @@
-"""Reading an XML-RPC ``methodCall``: expat events straight into Python values.
+"""Reading an XML-RPC ``methodCall`` into (method name, params), safely and fast.
 
-The stdlib's ``Unmarshaller`` spends most of its time in per-element Python
-dispatch (a method lookup, a bound-method call and a list join per tag).
-This reader keeps its semantics (untyped ``<value>`` is a string, namespace
-prefixes are ignored, a struct is built from name/value pairs on one stack)
-with less work per element: character data goes to ``list.append`` directly,
-expat buffers text runs, and the end handler dispatches on a dict of small
-closures. Parsing still goes through defusedxml's expat parser, so DTDs,
-entity declarations and external references are refused as before.
+Two readers, one answer. The event reader is the reference: expat events
+from defusedxml's parser (DTDs, entity declarations and external references
+refused) go into a value stack with the stdlib ``Unmarshaller``'s semantics
+(untyped ``<value>`` is a string, namespace prefixes are ignored, a struct
+is built from name/value pairs), with less work per element than the
+stdlib: character data goes to ``list.append`` directly, expat buffers text
+runs, and end tags dispatch through one module-level table. Large bodies
+(where the per-element Python callbacks are the whole cost) are read by
+:mod:`gateway.xmltree` instead, after defusedxml's parser has checked the
+prolog, the only place XML allows a DTD; any layout the tree reader does
+not know goes back to the event reader.
 
 Dialects read here beyond the stdlib's: ``<boolean>`` as ``true``/``false``,
 the ``dateTime.iso8601`` forms of :mod:`gateway.xmldates`, Apache's
@@ -20,8 +23,8 @@ from __future__ import annotations
 
 import binascii
 import re
-from types import SimpleNamespace
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, Callable, NamedTuple
 from xml.parsers import expat
 
@@ -174,12 +177,34 @@ def _read(body: bytes, max_depth: int) -> Call:
     apache = _APACHE_NAMESPACE_BYTES in body
     if apache or len(body) < _TREE_FROM_BYTES or _may_nest_deeper(body, max_depth):
         return _read_events(body, max_depth, apache)
-    _expat(SimpleNamespace(start=None, end=None, data=None, xml=lambda *declaration: None),
-           body)
+    _refuse_what_defusedxml_refuses(body)
     call = read_tree(body)
     if call is None:
         return _read_events(body, max_depth, apache)
     return Call(*call)
+
+
+class _RootReached(Exception):
+    """The prolog is over: no DTD can follow."""
+
+
+def _stop_at_root(tag: str, attrs: dict) -> None:
+    raise _RootReached
+
+
+def _refuse_what_defusedxml_refuses(body: bytes) -> None:
+    """Run defusedxml's parser over the prolog: the only place a DTD can be.
+
+    XML allows a document type declaration (and with it entity declarations)
+    only before the root element, so when defusedxml's parser reaches the root
+    start tag without refusing anything, the rest of the document cannot hold
+    a DTD or an entity, and the tree reader may parse it.
+    """
+    try:
+        _expat(SimpleNamespace(start=_stop_at_root, end=None, data=None,
+                               xml=lambda *declaration: None), body)
+    except _RootReached:
+        pass
 
 
 def _read_events(body: bytes, max_depth: int, apache: bool) -> Call:

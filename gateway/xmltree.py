@@ -10,9 +10,10 @@ returns None and the caller reads the document with the event reader, whose
 semantics (the stdlib's) are the reference. So this module changes speed,
 never answers.
 
-It must only see bytes that defusedxml's parser has already accepted (no
-DTD, hence no entity declarations and no external references), and whose
-nesting the caller has bounded: the walk recurses once per array or struct.
+It must only see bodies whose prolog defusedxml's parser has accepted (so
+no DTD, hence no entity declarations and no external references, which XML
+allows nowhere else), and whose nesting the caller has bounded: the walk
+recurses once per array or struct.
 """
 
 from __future__ import annotations
