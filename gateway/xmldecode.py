@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from itertools import accumulate
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, Callable, NamedTuple
@@ -175,10 +176,11 @@ def parse_call(body: bytes, max_depth: int) -> Call:
 def _read(body: bytes, max_depth: int) -> Call:
     """Refuse what defusedxml refuses, then read with the tree when that is safe and fast."""
     apache = _APACHE_NAMESPACE_BYTES in body
-    if apache or len(body) < _TREE_FROM_BYTES or _may_nest_deeper(body, max_depth):
+    if (apache or len(body) < _TREE_FROM_BYTES or b"\0" in body  # UTF-16/32: bytes unseen
+            or _may_nest_deeper(body, max_depth)):
         return _read_events(body, max_depth, apache)
     _refuse_what_defusedxml_refuses(body)
-    call = read_tree(body)
+    call = read_tree(body, max_depth)
     if call is None:
         return _read_events(body, max_depth, apache)
     return Call(*call)
@@ -238,15 +240,26 @@ def _expat(target: SimpleNamespace, body: bytes) -> None:
         raise faults.InvalidParams("a value does not match its type tag") from None
 
 
-def _may_nest_deeper(body: bytes, max_depth: int) -> bool:
-    """False when ``body`` cannot nest arrays/structs beyond ``max_depth``.
+_CONTAINER_TAG = re.compile(rb"<(/?)(?:array|struct)")
+_DEPTH_STEP = {b"": 1, b"/": -1}
 
-    Each level needs an <array> or <struct> start tag, so each level puts the
-    bytes "array" or "struct" in an ASCII-compatible body (a namespace prefix
-    comes before them). Counting is a C-speed scan. UTF-16/32 bodies (NUL
-    bytes) always go to the event reader, which checks each element.
+
+def _may_nest_deeper(body: bytes, max_depth: int) -> bool:
+    """False when the array/struct tags of ``body`` surely nest at most ``max_depth`` deep.
+
+    The event reader refuses too deep a nesting at the first tag beyond the
+    bound; the tree reader would first build the whole tree, so a deeply
+    nested body goes to the event reader. The estimate is never below the
+    real depth: a self-closed ``<array/>`` counts as an open tag only, and a
+    body with prefixed ones (``<x:array>``, which no client sends) goes to
+    the event reader.
     """
-    return body.count(b"array") + body.count(b"struct") > max_depth or b"\0" in body
+    if body.count(b"array") + body.count(b"struct") <= max_depth:
+        return False  # the usual large call: one big array or struct
+    if b":array" in body or b":struct" in body:
+        return True
+    steps = map(_DEPTH_STEP.__getitem__, _CONTAINER_TAG.findall(body))
+    return max(accumulate(steps), default=0) > max_depth
 
 
 _ASCII_DECLARATION = re.compile(

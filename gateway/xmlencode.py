@@ -45,7 +45,9 @@ def text(value: str) -> str:
     """``value`` escaped for element content, XML-forbidden characters dropped."""
     if _NEEDS_WORK.search(value) is None:
         return value
-    return xmlrpc.client.escape(XML_FORBIDDEN.sub("", value))
+    if XML_FORBIDDEN.search(value) is not None:
+        value = XML_FORBIDDEN.sub("", value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def dump_response(result: Any, apache: bool = False) -> bytes:
@@ -102,32 +104,40 @@ class _Writer:
 
     def array(self, values: list | tuple) -> None:
         self.enter(values, "sequences")
-        write = self.write
+        write, dump, plain = self.write, self.dump, _NEEDS_WORK.search
         write("<value><array><data>\n")
-        if values and _all_plain_ints(values):
+        if len(values) > 8 and _all_plain_ints(values):
             # A list's repr writes every int in C: "[1, 2]" becomes the digits we need.
             digits = repr(values if type(values) is list else list(values))[1:-1]
             write(f"<value><int>{digits.replace(', ', _INTS_JOIN)}</int></value>\n")
         else:
-            dump = self.dump
-            for value in values:
-                dump(value)
+            for value in values:  # the common scalars inline: this runs once per item
+                kind = type(value)
+                if kind is str and plain(value) is None:
+                    write(f"<value><string>{value}</string></value>\n")
+                elif kind is int and INT_MIN <= value <= INT_MAX:
+                    write(f"<value><int>{value}</int></value>\n")
+                else:
+                    dump(value)
         write("</data></array></value>\n")
         self.open.discard(id(values))
 
     def struct(self, members: dict) -> None:
         self.enter(members, "dictionaries")
-        write, dump = self.write, self.dump
+        write, plain = self.write, _NEEDS_WORK.search
         write("<value><struct>\n")
         for name, value in members.items():
             if type(name) is not str and not isinstance(name, str):
                 raise TypeError("dictionary key must be string")
-            if type(value) is int and INT_MIN <= value <= INT_MAX:
-                write(f"<member>\n<name>{text(name)}</name>\n"
-                      f"<value><int>{value}</int></value>\n</member>\n")
+            head = f"<member>\n<name>{name if plain(name) is None else text(name)}</name>\n"
+            kind = type(value)
+            if kind is str and plain(value) is None:
+                write(f"{head}<value><string>{value}</string></value>\n</member>\n")
+            elif kind is int and INT_MIN <= value <= INT_MAX:
+                write(f"{head}<value><int>{value}</int></value>\n</member>\n")
             else:
-                write(f"<member>\n<name>{text(name)}</name>\n")
-                dump(value)
+                write(head)
+                self.dump(value)
                 write("</member>\n")
         write("</struct></value>\n")
         self.open.discard(id(members))
@@ -146,7 +156,10 @@ class _Writer:
         elif kind is WireDateTime and value.text is not None:
             tag = value.tag if self.apache else "dateTime.iso8601"
             self.write(f"<value><{tag}>{text(value.text)}</{tag}></value>\n")
-        elif kind is Decimal and self.apache:
+        elif kind is Decimal:
+            if not self.apache:
+                raise faults.RPCError("the result is a decimal (ex:bigdecimal), which only "
+                                      "Apache's extensions carry", faults.INVALID_PARAMS)
             self.write(f"<value><ex:bigdecimal>{value}</ex:bigdecimal></value>\n")
         elif kind is datetime.datetime or kind is WireDateTime:  # the spec's form, naive
             self.write("<value><dateTime.iso8601>%04d%02d%02dT%02d:%02d:%02d"

@@ -12,8 +12,8 @@ never answers.
 
 It must only see bodies whose prolog defusedxml's parser has accepted (so
 no DTD, hence no entity declarations and no external references, which XML
-allows nowhere else), and whose nesting the caller has bounded: the walk
-recurses once per array or struct.
+allows nowhere else). The walk recurses once per array or struct, at most
+``max_depth`` deep.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def _nil(text: str) -> None:
     return None
 
 
-def _array(element: ElementTree.Element) -> list:
-    if len(element) != 1 or element[0].tag != "data":
+def _array(element: ElementTree.Element, room: int) -> list:
+    """``room``: how many more arrays/structs may nest here, counting this one."""
+    if len(element) != 1 or element[0].tag != "data" or room <= 0:
         raise Irregular
     values: list = []
     append = values.append
@@ -52,11 +53,13 @@ def _array(element: ElementTree.Element) -> list:
             if typed.tag == "int" and not len(typed):
                 append(int(typed.text))
                 continue
-        append(_value(item))
+        append(_value(item, room - 1))
     return values
 
 
-def _struct(element: ElementTree.Element) -> dict:
+def _struct(element: ElementTree.Element, room: int) -> dict:
+    if room <= 0:
+        raise Irregular
     members = {}
     for member in element:
         if member.tag != "member" or len(member) != 2:
@@ -64,7 +67,7 @@ def _struct(element: ElementTree.Element) -> dict:
         name, value = member
         if name.tag != "name" or len(name):
             raise Irregular
-        members[name.text or ""] = _value(value)
+        members[name.text or ""] = _value(value, room - 1)
     return members
 
 
@@ -77,7 +80,7 @@ _LEAVES: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _value(element: ElementTree.Element) -> Any:
+def _value(element: ElementTree.Element, room: int) -> Any:
     """One <value>; the common leaf types inline, since this runs once per value."""
     if element.tag != "value":
         raise Irregular
@@ -89,9 +92,9 @@ def _value(element: ElementTree.Element) -> Any:
     tag = typed.tag
     if len(typed):
         if tag == "struct":
-            return _struct(typed)
+            return _struct(typed, room)
         if tag == "array":
-            return _array(typed)
+            return _array(typed, room)
         raise Irregular
     if tag == "int" or tag == "i4":
         return int(typed.text)  # None (empty) is a TypeError: the event reader says why
@@ -104,8 +107,12 @@ def _value(element: ElementTree.Element) -> Any:
     return reader(typed.text or "")
 
 
-def read_tree(body: bytes) -> tuple[str, tuple] | None:
-    """(method name, params) of a regular ``methodCall``, or None to use the event reader."""
+def read_tree(body: bytes, max_depth: int) -> tuple[str, tuple] | None:
+    """(method name, params) of a regular ``methodCall``, or None to use the event reader.
+
+    Arrays and structs nested deeper than ``max_depth`` give None too: the
+    event reader refuses them with the fault that names the bound.
+    """
     try:
         root = ElementTree.fromstring(body)
         if root.tag != "methodCall" or not 1 <= len(root) <= 2:
@@ -115,7 +122,7 @@ def read_tree(body: bytes) -> tuple[str, tuple] | None:
             return None
         params: tuple = ()
         if len(root) == 2:
-            params = tuple(_param(param) for param in _children(root[1], "params"))
+            params = tuple(_param(param, max_depth) for param in _children(root[1], "params"))
         return method.text, params
     except (Irregular, ElementTree.ParseError, ValueError, TypeError, ArithmeticError,
             RecursionError):
@@ -128,7 +135,7 @@ def _children(element: ElementTree.Element, tag: str) -> ElementTree.Element:
     return element
 
 
-def _param(param: ElementTree.Element) -> Any:
+def _param(param: ElementTree.Element, max_depth: int) -> Any:
     if param.tag != "param" or len(param) != 1:
         raise Irregular
-    return _value(param[0])
+    return _value(param[0], max_depth)

@@ -106,7 +106,7 @@ def test_both_readers_give_the_stdlib_values(params, padding):
     expected = stdlib_reading(body)
     assert tuple(parse_call(body, 64)[:2]) == expected
     assert tuple(_read_events(body, 64, False)[:2]) == expected
-    tree = read_tree(body)
+    tree = read_tree(body, 64)
     assert tree is None or tree == expected
 
 
@@ -138,7 +138,7 @@ def test_irregular_layouts_read_as_the_stdlib_reads_them(param, padding):
             f"</methodName><params><param>{param}</param></params></methodCall>").encode()
     expected = stdlib_reading(body)
     assert tuple(parse_call(body, 64)[:2]) == expected
-    tree = read_tree(body)
+    tree = read_tree(body, 64)
     assert tree is None or tree == expected
 
 
@@ -197,7 +197,7 @@ def test_the_tree_reader_reads_the_benchmark_shapes_itself():
     params = ({f"k{i:04d}": i for i in range(1000)}, list(range(1000)),
               [{"name": "x", "when": datetime.datetime(2024, 2, 29), "ok": True, "n": None}] * 20)
     body = call_body(params)
-    assert read_tree(body) == stdlib_reading(body)  # not None: no fallback for these
+    assert read_tree(body, 64) == stdlib_reading(body)  # not None: no fallback for these
 
 
 # -- dialects: what the method sees ---------------------------------------------------------------
@@ -287,3 +287,43 @@ def test_apache_dialect_answers():
                   b"<boolean>1</boolean>"):
         assert piece in body
     assert b"<i8>" not in body and b"<nil/>" not in body
+
+
+def test_a_decimal_outside_the_apache_dialect_is_a_clear_fault():
+    (value,) = parse_call(ping_call("<bigdecimal>1.10</bigdecimal>"), 64).params
+    with pytest.raises(faults.RPCError, match="Apache") as error:
+        dump_response(value)
+    assert error.value.code == faults.INVALID_PARAMS
+    assert b"<ex:bigdecimal>1.10</ex:bigdecimal>" in dump_response(value, apache=True)
+
+
+def test_the_tree_reader_stops_at_the_depth_bound():
+    body = call_body(([[[[1]]]], [{"a": {"b": {}}}]), padding=5000)
+    assert read_tree(body, 4) == stdlib_reading(body)
+    assert read_tree(body, 3) is None  # the event reader then names the bound
+    with pytest.raises(faults.InvalidRequest, match="deeper than 3"):
+        parse_call(body, 3)
+
+
+@pytest.mark.parametrize("prefix", ["", "x:"], ids=["plain", "prefixed"])
+def test_a_deeply_nested_large_body_is_refused_before_any_tree_is_built(prefix, monkeypatch):
+    def no_tree(body, max_depth):
+        raise AssertionError("the tree reader was given a body nested beyond the bound")
+    monkeypatch.setattr("gateway.xmldecode.read_tree", no_tree)
+    levels = 5000
+    body = (f"<methodCall xmlns:x='urn:x'><methodName>ping</methodName><params><param>"
+            + f"<value><{prefix}array><data>" * levels
+            + f"</data></{prefix}array></value>" * levels
+            + "</param></params></methodCall>").encode()
+    with pytest.raises(faults.InvalidRequest, match="deeper than 64"):
+        parse_call(body, 64)
+
+
+def test_a_large_list_of_structs_is_read_by_the_tree(monkeypatch):
+    rows = [{"id": i, "name": f"row {i}", "tags": ["a", i]} for i in range(500)]
+    body = call_body((rows,))
+    calls = []
+    monkeypatch.setattr("gateway.xmldecode.read_tree",
+                        lambda body, depth: calls.append(depth) or read_tree(body, depth))
+    assert parse_call(body, 64).params == (rows,)
+    assert calls == [64]
