@@ -56,11 +56,10 @@ def call(request: Request, backend: Backend, max_decompressed_bytes: int) -> Rep
                        max_decompressed_bytes)
     payload, method, outcome = backend.server.dispatch(body)
     if payload is None:
-        # Nothing to answer: 204, except to jsonrpclib, whose transport raises on
-        # any status but 200 and takes an empty 200 as "no result".
-        if request.headers.get("user-agent", "").startswith("jsonrpclib"):
-            return Reply(200, b"", JSON_CONTENT_TYPE, method=method, outcome=outcome)
-        return Reply(204, method=method, outcome=outcome)
+        # Nothing to answer (notifications only): an empty 200, the one answer every
+        # tested client takes. jsonrpclib and libjson-rpc-cpp raise on any other
+        # status, 204 included; jayson, JSON::RPC::Legacy and curl take either.
+        return Reply(200, b"", JSON_CONTENT_TYPE, method=method, outcome=outcome)
     return Reply(200, payload, backend.content_type, method=method, outcome=outcome)
 
 

@@ -342,6 +342,8 @@ def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
     if coding in ("", "identity"):
         return body
     if coding in ("gzip", "x-gzip"):
+        if not body.startswith(b"\x1f\x8b"):
+            return body  # labelled gzip but sent plain, as a Java transport option does
         decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
     elif coding == "deflate":
         # RFC says zlib-wrapped; some clients send raw deflate. Try both.

@@ -1,8 +1,8 @@
 """JSON-RPC conformance: the 2.0 specification's examples, 1.0 and 1.1 forms, real clients.
 
 Golden cases live in tests/data/wire as ``NAME.request.json`` (the body sent)
-and ``NAME.response.json`` (the reply expected; an empty file means "HTTP 204,
-no body"). Replies are compared structurally and type-exactly (``1`` is not
+and ``NAME.response.json`` (the reply expected; an empty file means "HTTP 200,
+empty body", a notification). Replies are compared structurally and type-exactly (``1`` is not
 ``1.0``, ``"1"`` is not ``1``); the string ``"<any string>"`` in an expected
 reply matches any non-empty string, so error messages may be reworded but
 codes, ids and shapes may not. Batch replies may come in any order (spec §6).
@@ -40,12 +40,11 @@ def post(url: str, body: bytes, content_type: str | None = "application/json",
 
 
 def call(url: str, payload, content_type: str = "application/json"):
-    """POST a JSON value; return the decoded reply (None for an empty 204)."""
+    """POST a JSON value; return the decoded reply (None for a notification's empty 200)."""
     status, response, body = post(url, json.dumps(payload).encode(), content_type)
-    if status == 204:
-        assert body == b""
-        return None
     assert status == 200, body
+    if body == b"":
+        return None
     assert response.getheader("Content-Type") == "application/json"
     return json.loads(body)
 
@@ -91,7 +90,7 @@ def test_golden_json_case(url, case, content_type):
     expected_text = (WIRE / f"{case}.response.json").read_text()
     status, response, body = post(url, request, content_type)
     if not expected_text.strip():
-        assert (status, body) == (204, b""), f"{case}: a notification gets no reply"
+        assert (status, body) == (200, b""), f"{case}: a notification gets an empty reply"
         return
     assert status == 200, body
     assert response.getheader("Content-Type") == "application/json"
@@ -317,11 +316,12 @@ def test_jsonrpclib_notification_runs_and_is_accepted(counting_gateway):
     assert wait_for_line(count_file, "note-1 "), "the notification was not executed"
 
 
-def test_raw_notification_is_204_and_runs(counting_gateway):
+def test_raw_notification_is_an_empty_200_and_runs(counting_gateway):
     url, count_file = counting_gateway
     status, response, body = post(url, json.dumps({
         "jsonrpc": "2.0", "method": "count.record", "params": ["note-2"]}).encode())
-    assert (status, body) == (204, b"")
+    assert (status, body) == (200, b"")
+    assert response.getheader("Content-Length") == "0"
     assert wait_for_line(count_file, "note-2 ")
 
 

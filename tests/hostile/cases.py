@@ -14,8 +14,8 @@ import xmlrpc.client
 from tests.hostile.catalogue import (
     INTERNAL, INVALID, NOT_FOUND, PARAMS, PARSE, SERVICE, Case, Expect, billion_laughs,
     bomb, chunk_size_spelled, digits, endless_bytes, endless_chunks, entries, error, hints,
-    http, json_call, json_post, json_with_number, multicall, nested, result, with_content_length,
-    xml_call, xml_post, xml_value, xml_with_ints)
+    http, json_call, json_post, json_with_number, multicall, nested, no_answer, result,
+    with_content_length, xml_call, xml_post, xml_value, xml_with_ints)
 from tests.hostile.wire import chunked, request
 
 DTD_REFUSED = error(PARSE)
@@ -372,7 +372,7 @@ SECRETS = [
     Case("the same inside a batch", lambda t: json_post(
         [{"jsonrpc": "2.0", "method": "broken.crash", "id": 1}]), entries(INTERNAL)),
     Case("the same as a notification", lambda t: json_post(
-        {"jsonrpc": "2.0", "method": "broken.crash"}), http(204)),
+        {"jsonrpc": "2.0", "method": "broken.crash"}), no_answer()),
     Case("the same through GET", lambda t: request(
         "GET", "/jsonrpc?method=broken.crash&id=1", content_type=None, length=False),
         error(INTERNAL)),

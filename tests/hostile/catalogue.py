@@ -44,6 +44,7 @@ class Expect:
     result: Any = ANY         # the exact result
     entries: Any = ANY        # per-entry codes of a batch or multicall (None = a result)
     within: float = 5.0       # seconds
+    empty: bool = False       # an empty 200: a notification, nothing to answer
     check: Callable[[Outcome, Target], Any] | None = None  # asserts more about the outcome
 
     def verify(self, reply: Reply, target: Target) -> None:
@@ -51,6 +52,9 @@ class Expect:
         assert reply.status in self.status, f"expected HTTP {self.status}, got {reply}"
         assert reply.status != 500, reply
         if reply.status != 200:
+            return
+        if self.empty:
+            assert reply.body == b"", f"a notification got a body: {reply}"
             return
         outcome = rpc_outcome(reply)
         if self.codes is not ANY:
@@ -61,6 +65,10 @@ class Expect:
             assert outcome.entries == list(self.entries), outcome
         if self.check is not None:
             assert self.check(outcome, target) is not False, outcome
+
+
+def no_answer() -> Expect:
+    return Expect(empty=True)
 
 
 def http(*statuses: int) -> Expect:

@@ -1,7 +1,7 @@
 """Finding and running the client programs, and what every one of them must print.
 
-Each program beside this file takes ``URL A B NAME LARGE_COUNT`` (some one
-more argument) and prints one JSON object per call: ``{"call": ..., "result":
+Each program beside this file takes ``URL A B NAME LARGE_COUNT`` (the issue 12
+ones also MARKUP, some one more argument) and prints one JSON object per call: ``{"call": ..., "result":
 ...}``, ``{"call": ..., "fault": {"code", "message"}, "native": ...}`` for a
 fault in the library's own form, or ``{"call": ..., "error": ...}`` when the
 library raised something else. The expected values are computed here.
@@ -28,10 +28,18 @@ NAME = "Jürgen 東京"  # within Latin-1 and beyond it: clients slip on each di
 LATIN1_NAME = "Jürgen"
 LARGE = 3000  # a reply of ~100 KB, over the gateway's gzip threshold
 BIG = 2**40  # beyond 32 bits: the gateway answers it as <i8>
+MARKUP = "<a href=\"x\">Tom & Jerry's</a> ]]> &amp;"  # markup, and an entity's own text
+# Values the issue 12 programs build themselves, the same in each of them:
+DOUBLE = -1234.5
+WHEN = "2026-01-02T03:04:05"  # sent as dateTime.iso8601, printed back in this form (UTC)
+BLOB = b"\x00\x01\xfe\xff<bin>"  # sent as <base64>, printed back as hex
+ASTRAL = "emoji \U0001F600"  # beyond U+FFFF: a surrogate pair in Java
+SEQUENTIAL = 100  # add(i, B) for i < 100, on the library's own connection handling
+METHOD_NOT_FOUND = -32601
 SERVICE_ERROR = -32000
 CLIENT_TIMEOUT = 30
 # Clients read argv and print in UTF-8 whatever the CI locale is.
-CLIENT_ENV = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+CLIENT_ENV = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "TZ": "UTC"}
 
 APT = "apt-get install -y"
 NPM_HINT = "cd tests/interop && npm install (tests/run.sh does this)"
@@ -52,12 +60,26 @@ def expected_results(a: int, b: int, name: str, large: int) -> dict[str, Any]:
         "ping_array": [a, "two", {"key": b}, [1.5]],
         "ping_large": {"count": large, "sum": large * (large - 1) // 2},
         "i8_result": BIG,
+        "ping_markup": MARKUP,
+        "ping_markup_escaped": MARKUP,
+        "ping_double": DOUBLE,
+        "ping_boolean": True,
+        "ping_datetime": WHEN,
+        "ping_base64": BLOB.hex(),
+        "ping_i8": BIG,
+        "ping_nil": None,
+        "hello_astral": f"Hello, {ASTRAL}",
+        "hello_bytes": f"Hello, {name}",
+        "sequential": {"count": SEQUENTIAL, "sum": sum(range(SEQUENTIAL)) + SEQUENTIAL * b},
     }
 
 
 EXPECTED = expected_results(A, B, NAME, LARGE)
 COMMON_CALLS = ("add", "subtract", "divide", "hello", "ping_struct", "ping_array",
                 "ping_large", "i8_result")
+# What every issue 12 program tries; each test removes what its library cannot do.
+WIDE_CALLS = (*COMMON_CALLS, "ping_markup", "ping_double", "ping_boolean", "ping_datetime",
+              "ping_base64", "ping_i8", "ping_nil", "sequential")
 
 
 def as_perl_text(value: Any) -> Any:
@@ -98,6 +120,25 @@ def check_native_fault(line: dict | None, *, message_suffix: str = "division by 
     assert int(line["fault"]["code"]) == SERVICE_ERROR, line
     assert line["fault"]["message"].endswith(message_suffix), line
     assert line.get("native"), f"no native fault type reported: {line}"
+
+
+def check_unknown_method(line: dict | None) -> None:
+    """A call of a method the service lacks: the library's fault, code -32601."""
+    assert line is not None, "the program printed nothing for unknown_method"
+    assert "fault" in line, f"an unknown method did not surface as a fault: {line}"
+    assert int(line["fault"]["code"]) == METHOD_NOT_FOUND, line
+    assert "no_such_method" in line["fault"]["message"], line
+
+
+def check_raw_multicall(line: dict | None) -> None:
+    """system.multicall as the library decoded it: [value] per success, a fault struct
+    per failure (check_multicall's form, for programs that print the raw answer)."""
+    assert line is not None, "the program printed nothing for multicall"
+    if "result" in line and isinstance(line["result"], list):
+        line = {"result": [
+            {"fault": {"code": entry["faultCode"], "message": entry["faultString"]}}
+            if isinstance(entry, dict) else {"result": entry[0]} for entry in line["result"]]}
+    check_multicall(line)
 
 
 def check_multicall(line: dict | None, *, text_values: bool = False) -> None:
@@ -186,3 +227,8 @@ def run_client(argv: list[str]) -> ClientRun:
 def program_args(url: str) -> list[str]:
     """The arguments every program takes: URL A B NAME LARGE_COUNT."""
     return [url, str(A), str(B), NAME, str(LARGE)]
+
+
+def wide_args(url: str) -> list[str]:
+    """The arguments of the issue 12 programs: URL A B NAME LARGE_COUNT MARKUP."""
+    return [*program_args(url), MARKUP]
