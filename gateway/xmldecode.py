@@ -99,8 +99,9 @@ class _Reader:
         handler(self, "".join(self.text))
 
     def end_value(self, text: str) -> None:
-        if self.in_value:
+        if self.in_value:  # an untyped value is a string; the enclosing </value> is not
             self.push(text)
+            self.in_value = False
 
     def end_boolean(self, text: str) -> None:
         try:

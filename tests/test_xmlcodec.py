@@ -114,6 +114,10 @@ IRREGULAR = {
     "pretty-printed": "<value>\n  <string> a </string>\n  </value>",
     "untyped": "<value> text </value>",
     "empty-untyped": "<value/>",
+    "untyped-in-struct": "<value><struct><member><name>t</name><value>plain</value></member>"
+                         "</struct></value>",
+    "untyped-in-array": "<value><array><data><value>a</value><value><i4>1</i4></value>"
+                        "<value>b</value></data></array></value>",
     "cdata-and-references": "<value><string>a<![CDATA[<&>]]>&amp;&#233;&#x263A;</string></value>",
     "comment-inside-string": "<value><string>a<!-- no -->b</string></value>",
     "text-around-typed": "<value>x<int>5</int>y</value>",
