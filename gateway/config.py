@@ -223,6 +223,14 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any], str]]] = {
         "level": ("info", _choice("debug", "info", "warning", "error"), "log level"),
         "access_log": (True, _bool, "one line per request"),
     },
+    "metrics": {
+        "enabled": (True, _bool, "serve GET /metrics and count calls; false = no counting "
+                                 "at all (restart)"),
+        "allow_networks": ([], _strings(lambda n: ipaddress.ip_network(n, strict=False),
+                                        "CIDR networks"),
+                           "who may read /metrics, within access.allow_networks; "
+                           "empty = whoever may read /healthz"),
+    },
 }
 
 
@@ -291,13 +299,17 @@ def _check_tls(tls: dict[str, Any], origins: dict[str, str]) -> list[str]:
 
 def reread_or_keep(reread: Callable[[], "Config"], log: Any) -> "Config | None":
     """A reload's new config, or None (every problem logged) to keep the running one."""
+    from gateway.metrics import count_reload
     try:
-        return reread()
+        config = reread()
+        count_reload(ok=True)
+        return config
     except ConfigError as error:
         for problem in error.problems:
             log.error("reload refused, keeping the running configuration: %s", problem)
     except Exception:  # a bug must not take the signal-handling thread down
         log.exception("reload failed, keeping the running configuration")
+    count_reload(ok=False)
     return None
 
 

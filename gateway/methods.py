@@ -4,30 +4,24 @@ It holds the service object(s) and exposes only their public callables, by
 exact name (``add``, or ``prefix.add`` for a namespaced service): no dotted
 attribute traversal, no ``_names``. Arity is checked before the call, so a
 TypeError raised inside a method is an internal error, not "invalid params".
-It also provides the ``system.*`` introspection and multicall methods.
+It also provides the ``system.*`` introspection and multicall methods, and
+``rpc.discover`` (OpenRPC); all three introspection views read ``Method.model``.
 """
 
 from __future__ import annotations
 
-import datetime
 import inspect
 import types
-import typing
 from typing import Any, Callable
 
-from gateway import faults
-
-XMLRPC_TYPE_NAMES = {
-    int: "int", float: "double", bool: "boolean", str: "string", bytes: "base64",
-    datetime.datetime: "dateTime.iso8601", dict: "struct", list: "array",
-    tuple: "array", type(None): "nil",
-}
+from gateway import faults, openrpc
 
 
 class Method:
     """One callable with what introspection and the arity check need."""
 
-    __slots__ = ("name", "func", "signature", "min_args", "max_args", "help", "xml_signatures")
+    __slots__ = ("name", "func", "signature", "min_args", "max_args", "help", "xml_signatures",
+                 "model")
 
     def __init__(self, name: str, func: Callable[..., Any]) -> None:
         self.name = name
@@ -38,7 +32,8 @@ class Method:
         except (TypeError, ValueError):  # some builtins have none
             self.signature = None
         self.min_args, self.max_args = _positional_range(self.signature)
-        self.xml_signatures = _xml_signatures(func, self.signature)
+        self.model = openrpc.MethodModel(name, func, self.signature, self.help)
+        self.xml_signatures = self.model.xml_signatures()
 
     def check_params(self, params: list | tuple | dict) -> None:
         """Raise InvalidParams unless ``params`` fit the signature."""
@@ -64,9 +59,11 @@ _UNBOUNDED = 1 << 30
 class MethodTable:
     """Public methods of the services, by exact name, plus ``system.*``."""
 
-    def __init__(self, services: list[tuple[str, object]], max_calls: int = 100) -> None:
+    def __init__(self, services: list[tuple[str, object]], max_calls: int = 100,
+                 servers: list[str] = ()) -> None:
         self.services = services
         self.max_calls = max_calls
+        self.servers = list(servers)  # base URLs rpc.discover names
         self._methods: dict[str, Method] = {}
         for prefix, service in services:
             for name, func in public_callables(service):
@@ -74,6 +71,11 @@ class MethodTable:
                 self._methods[full] = Method(full, func)
         for name, func in public_callables(Introspection(self)):
             self._methods[f"system.{name}"] = Method(f"system.{name}", func)
+        self._methods["rpc.discover"] = Method("rpc.discover", self.discover)
+
+    def discover(self) -> dict[str, Any]:
+        """Return this service's OpenRPC document: every method, its parameters and types."""
+        return openrpc.document([self._methods[n].model for n in self.names()], self.servers)
 
     def names(self) -> list[str]:
         return sorted(self._methods)
@@ -187,28 +189,3 @@ def _positional_range(signature: inspect.Signature | None) -> tuple[int, int]:
             low += param.default is param.empty
     return low, high
 
-
-def _xml_signatures(func: Callable[..., Any], signature: inspect.Signature | None) -> Any:
-    """One signature per accepted arity, from the type hints ("undef" when unknown)."""
-    if signature is None:
-        return "undef"
-    try:
-        hints = typing.get_type_hints(func)
-    except Exception:
-        hints = {}
-    result = _type_name(hints.get("return", Any))
-    params = [p for p in signature.parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    names = [_type_name(hints.get(p.name, Any)) for p in params]
-    required = sum(p.default is p.empty for p in params)
-    return [[result, *names[:arity]] for arity in range(required, len(names) + 1)]
-
-
-def _type_name(hint: Any) -> str:
-    origin = typing.get_origin(hint) or hint
-    if origin in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(hint) if a is not type(None)]
-        if set(members) == {int, float}:
-            return "double"
-        return _type_name(members[0]) if len(members) == 1 else "any"
-    return XMLRPC_TYPE_NAMES.get(origin, "any")

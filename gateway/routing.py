@@ -11,7 +11,6 @@ Each request on a keep-alive connection is routed on its own.
 from __future__ import annotations
 
 import gzip
-import html
 import json
 import logging
 import threading
@@ -24,6 +23,8 @@ from gateway.access import AccessPolicy
 from gateway.auth import Authenticator
 from gateway.http import HTTPError, Request, decode_body, media_type, response
 from gateway.loop import Connection, ConnectionLoop
+from gateway.metrics import Metrics
+from gateway.page import FrontDoor
 from gateway.xmlrpc import dump_fault
 from handlers.errors import ServiceError
 
@@ -85,7 +86,8 @@ class Dispatcher:
     """Called by the loop with each complete request; answers it or hands it to a backend."""
 
     def __init__(self, loop: ConnectionLoop, xml: Backend, json_: Backend, table: Any,
-                 settings: Any, policy: AccessPolicy, auth: Authenticator) -> None:
+                 settings: Any, policy: AccessPolicy, auth: Authenticator, *,
+                 metrics: Metrics) -> None:
         self.loop = loop
         self.policy = policy
         self.auth = auth
@@ -94,7 +96,8 @@ class Dispatcher:
         self.table = table
         self.settings = settings
         self.started = time.monotonic()
-        self._index_page = _index_page(table)
+        self.metrics = metrics
+        self._index_page = FrontDoor(table, metrics)
 
     @property
     def calls(self) -> int:
@@ -144,6 +147,7 @@ class Dispatcher:
             self._log(request, error.status, len(body), "http", "-", "-", 0.0)
         else:
             log.info("%s rejected: %d %s", conn.client, error.status, error)
+            self.metrics.record("-", "http", "-", "-", error.status, 0.0)
 
     def _admit_and_route(self, conn: Connection,
                          request: Request) -> tuple[Backend | None, Callable[[], Any]] | None:
@@ -180,6 +184,8 @@ class Dispatcher:
         path = request.path.rstrip("/") or "/"
         if path == "/healthz" and request.method in ("GET", "HEAD"):
             return None, lambda: self._health(request)
+        if path == "/metrics" and self.metrics.serves(request):
+            return None, lambda: self.metrics.answer(request)
         if path not in RPC_PATHS:
             raise HTTPError(404, "no RPC endpoint here; use /, /RPC2, /jsonrpc or /xmlrpc")
         if request.method == "POST":
@@ -231,7 +237,8 @@ class Dispatcher:
             return self.json, lambda: self._call_from_query(request, query)
         if query:
             return self.xml, lambda: self._add_from_query(request, query)
-        return self.xml, lambda: (200, self._index_page, "text/html; charset=utf-8", "-", "ok")
+        return self.xml, lambda: (200, self._index_page.render(request.headers.get("host")),
+                                  "text/html; charset=utf-8", "-", "ok")
 
     # -- on a worker thread --------------------------------------------------------
 
@@ -354,6 +361,7 @@ class Dispatcher:
 
     def _log(self, request: Request, status: int, size: int, protocol: str, method: str,
              outcome: str, seconds: float) -> None:
+        self.metrics.record(request.method, protocol, method, outcome, status, seconds)
         if access_log.isEnabledFor(logging.INFO):
             access_log.info('%s "%s %s %s" %d %d %s %s %s %.1fms "%s"', request.client,
                             request.method, request.path[:200], request.version, status, size,
@@ -367,21 +375,3 @@ def _json_or_text(text: str) -> Any:
     except ValueError:
         return text
 
-
-def _index_page(table: Any) -> bytes:
-    """A readable page for a browser pointed at the gateway: methods, signatures, help."""
-    rows = []
-    for name in table.names():
-        method = table.lookup(name)
-        signature = html.escape(str(method.signature or "(...)"))
-        rows.append(f"<dt><code>{html.escape(name)}{signature}</code></dt>"
-                    f"<dd><pre>{html.escape(method.help)}</pre></dd>")
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>rpc-gateway</title></head>
-<body><h1>rpc-gateway</h1>
-<p>XML-RPC (POST <code>text/xml</code>) and JSON-RPC 1.0/1.1/2.0 (POST
-<code>application/json</code>) on <code>/</code>, <code>/RPC2</code>, <code>/jsonrpc</code>
-and <code>/xmlrpc</code>.</p>
-<h2>Methods</h2><dl>{''.join(rows)}</dl></body></html>
-"""
-    return page.encode("utf-8")

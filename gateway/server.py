@@ -18,7 +18,9 @@ from gateway.config import Config
 from gateway.jsonrpc import JSONRPCServer
 from gateway.listeners import describe, open_listener
 from gateway.loop import ConnectionLoop, Limits
+from gateway import openrpc
 from gateway.methods import MethodTable
+from gateway.metrics import Metrics
 from gateway.routing import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Backend, Dispatcher
 from gateway.services import load_services
 from gateway.tls import server_context
@@ -68,23 +70,31 @@ class GatewayServer:
         self.server_address = listeners[0].getsockname()
         if services is None:
             services = load_services(config.service.services, config.limits.max_int_bits)
-        self.table = MethodTable(services, config.limits.max_calls)
+        self.table = MethodTable(services, config.limits.max_calls, openrpc.base_urls(
+            [describe(sock) for sock in listeners], bool(config.tls.certfile)))
         server = config.server
         self.xml_server = XMLRPCServer(self.table, server.xmlrpc_threads, config.limits.max_depth)
         self.json_server = JSONRPCServer(self.table, server.jsonrpc_threads,
                                          config.limits.max_depth, config.limits.max_calls)
+        self.metrics = Metrics(self.table.names(), self._live, config.metrics.enabled,
+                               config.metrics.allow_networks)
         self.dispatcher = Dispatcher(
             None, Backend("xmlrpc", self.xml_server, XML_CONTENT_TYPE,
                           server.xmlrpc_threads, server.queue_size),
             Backend("jsonrpc", self.json_server, JSON_CONTENT_TYPE,
                     server.jsonrpc_threads, server.queue_size),
-            self.table, Settings(config), *access_from(config))
+            self.table, Settings(config), *access_from(config), metrics=self.metrics)
         self.loop = ConnectionLoop(listeners, limits_from(config), self.dispatcher.dispatch,
                                    self.dispatcher.reject)
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
         self.loop.accept_batch = 1 if config.server.workers > 1 else 64
         self.dispatcher.loop = self.loop
         self._closed = False
+
+    def _live(self) -> tuple[int, int]:
+        """(calls in flight, open connections) for the metrics' gauges."""
+        d = self.dispatcher
+        return d.xml.in_flight + d.json.in_flight, self.loop.connection_count
 
     @property
     def addresses(self) -> list[str]:
@@ -104,6 +114,7 @@ class GatewayServer:
         self.loop.limits = limits_from(config)
         self.dispatcher.settings = Settings(config)
         self.dispatcher.policy, self.dispatcher.auth = access_from(config)
+        self.metrics.configure(config.metrics.allow_networks)
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
         self.xml_server.max_depth = self.json_server.max_depth = config.limits.max_depth
         self.json_server.max_calls = self.table.max_calls = config.limits.max_calls

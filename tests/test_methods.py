@@ -56,7 +56,7 @@ def calculator_table(*extra: tuple[str, object]) -> MethodTable:
 
 def test_only_public_methods_and_system_are_listed():
     names = calculator_table().names()
-    assert names == ["add", "divide", "getpow", "hello", "listinfo", "multiply", "ping", "pow",
+    assert names == ["add", "divide", "getpow", "hello", "listinfo", "multiply", "ping", "pow", "rpc.discover",
                      "subtract", "system.getCapabilities", "system.listMethods",
                      "system.methodHelp", "system.methodSignature", "system.multicall"]
 
