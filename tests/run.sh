@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   systemd systemd-container wrk nginx haproxy
   libxmlrpc-core-c3-dev librpc-xml-perl libxmlrpc-lite-perl libjson-rpc-perl libwww-perl
   ruby ruby-xmlrpc php-cli php-xmlrpc nodejs npm
+  prometheus chromium  # observability: promtool, a real Prometheus, the front page in a browser
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -44,6 +45,9 @@ fi
 
 if [ -f tests/interop/package.json ]; then
   (cd tests/interop && npm install --no-audit --no-fund --silent)
+fi
+if [ -f tests/openrpc/package.json ]; then  # the OpenRPC meta-schema and its validator
+  (cd tests/openrpc && npm install --no-audit --no-fund --silent)
 fi
 
 exec .venv/bin/python -m pytest "$@"
