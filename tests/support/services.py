@@ -49,3 +49,11 @@ class Broken:
     def crash(self) -> None:
         """Raise an exception whose text holds a path and a secret."""
         raise RuntimeError("/etc/secret/path password=hunter2")
+
+
+class Hostile:
+    """<script>alert("docstring")</script> & a method whose help is markup, for escaping tests."""
+
+    def shout(self, text: "str") -> "str":
+        """Return <b>text</b> & "quotes" <img src=x onerror=alert(1)>."""
+        return f"<b>{text}</b>"
