@@ -104,6 +104,24 @@ def test_invented_method_names_create_no_series(url):
     assert value(samples, "rpc_gateway_calls_total", protocol="xmlrpc", method="unknown") == 25
 
 
+def test_a_batch_and_a_multicall_count_as_one_call_each(url):
+    batch = b'[{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]},' \
+            b'{"jsonrpc":"2.0","id":2,"method":"made_up","params":[]}]'
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=15)
+    conn.request("POST", "/jsonrpc", batch, {"Content-Type": "application/json"})
+    assert conn.getresponse().status == 200
+    conn.close()
+    multicall = xmlrpc.client.MultiCall(xmlrpc.client.ServerProxy(url))
+    multicall.add(1, 2)
+    assert tuple(multicall()) == (3,)
+    samples = scrape(url)
+    assert value(samples, "rpc_gateway_calls_total", protocol="jsonrpc", method="batch") == 1
+    assert value(samples, "rpc_gateway_calls_total", protocol="xmlrpc",
+                 method="system.multicall") == 1
+    assert not [k for k in samples if "made_up" in str(k) or "batch[" in str(k)]
+
+
 def test_text_format_by_default_and_openmetrics_when_asked(url):
     make_some_calls(url)
     status, response, body = get(url, "/metrics")
@@ -320,6 +338,23 @@ def stop_process(process: subprocess.Popen) -> None:
             process.wait(5)
 
 
+QUERIES = {  # the README's three, over a window this short test can fill
+    "calls/s": 'sum by (method) (rate(rpc_gateway_calls_total[{w}]))',
+    "error ratio": 'sum by (method) (rate(rpc_gateway_call_errors_total[{w}])) '
+                   '/ sum by (method) (rate(rpc_gateway_calls_total[{w}]))',
+    "p99": 'histogram_quantile(0.99, sum by (le, method) '
+           '(rate(rpc_gateway_call_duration_seconds_bucket[{w}])))',
+}
+
+
+def promql(base: str, expression: str) -> dict[str, float]:
+    """{method (or ""): value} of an instant query."""
+    query = urllib.parse.quote(expression)
+    with urllib.request.urlopen(f"{base}/api/v1/query?query={query}", timeout=5) as answer:
+        result = json.load(answer)["data"]["result"]
+    return {r["metric"].get("method", ""): float(r["value"][1]) for r in result}
+
+
 def test_a_real_prometheus_scrapes_the_gateway(gateway, tmp_path):
     url = url_of(gateway)
     proxy = xmlrpc.client.ServerProxy(url)
@@ -327,17 +362,21 @@ def test_a_real_prometheus_scrapes_the_gateway(gateway, tmp_path):
         assert proxy.add(n, 1) == n + 1
     process, base = start_prometheus(tmp_path, url.removeprefix("http://"))
     try:
-        query = urllib.parse.quote('sum(rpc_gateway_calls_total{method="add"})')
-        deadline = time.monotonic() + 45
-        while True:
-            with urllib.request.urlopen(f"{base}/api/v1/query?query={query}", timeout=5) as r:
-                result = json.load(r)["data"]["result"]
-            if result and float(result[0]["value"][1]) == 7:
-                break
-            assert time.monotonic() < deadline, f"prometheus never saw 7 add calls: {result}"
-            time.sleep(0.5)
-        with urllib.request.urlopen(f"{base}/api/v1/targets", timeout=5) as r:
-            targets = json.load(r)["data"]["activeTargets"]
+        wait_until(lambda: promql(base, 'sum(rpc_gateway_calls_total{method="add"})')
+                   .get("") == 7, timeout=45)
+        with urllib.request.urlopen(f"{base}/api/v1/targets", timeout=5) as answer:
+            targets = json.load(answer)["data"]["activeTargets"]
         assert targets[0]["health"] == "up", targets
+        # The README's queries, once a few scrapes have seen calls and errors happen.
+        for _ in range(20):
+            proxy.add(1, 2)
+            with pytest.raises(xmlrpc.client.Fault):
+                proxy.divide(1, 0)
+            time.sleep(0.25)
+        answers = {name: promql(base, q.format(w="30s")) for name, q in QUERIES.items()}
+        assert answers["calls/s"]["add"] > 0, answers
+        assert answers["error ratio"]["divide"] == 1
+        assert answers["error ratio"].get("add", 0) == 0  # no error series: no errors
+        assert 0 < answers["p99"]["add"] < 1, answers
     finally:
         stop_process(process)

@@ -4,6 +4,7 @@ message, with screenshots kept in tests/artifacts/."""
 
 from __future__ import annotations
 
+import base64
 import html
 import http.client
 import os
@@ -22,6 +23,7 @@ from gateway.metrics import Metrics
 from gateway.methods import MethodTable
 from gateway.page import FrontDoor
 from handlers.calculator import Calculator
+from tests.support.chromium import CHROMIUM, Chromium
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,21 +151,53 @@ def test_with_metrics_off_the_page_says_so(make_gateway):
 
 # -- a real browser -----------------------------------------------------------------------
 
-def chromium(target: str, tmp_path: Path, *args: str) -> tuple[str, list[str]]:
-    """Run headless Chromium on ``target``: (stdout, console messages)."""
-    binary = shutil.which("chromium")
-    assert binary, "chromium (Debian package chromium) is not installed; tests/run.sh does"
-    profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
-    command = [binary, "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr",
-               "--v=0", *args, target]
-    if os.geteuid() == 0:
-        command.insert(2, "--no-sandbox")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=90,
-                            stdin=subprocess.DEVNULL)
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    return result.stdout, console
+class Browser(Chromium):
+    """The shared CDP client, keeping every console message and uncaught exception."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.console: list[str] = []
+
+    def _wait(self, wanted, what: str) -> dict:
+        return super()._wait(lambda message: self._note(message) or wanted(message), what)
+
+    def _note(self, message: dict) -> None:
+        method, params = message.get("method"), message.get("params", {})
+        if method == "Runtime.consoleAPICalled":
+            self.console.append(f"console.{params['type']}: {params.get('args')}")
+        elif method == "Runtime.exceptionThrown":
+            self.console.append(f"exception: {params['exceptionDetails']}")
+        elif method == "Log.entryAdded":
+            self.console.append(f"{params['entry']['level']}: {params['entry']['text']}")
+
+    def show(self, url: str, width: int, height: int, mobile: bool) -> None:
+        """Like ``open``, with the console listened to before the page starts loading."""
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self._session = self.call("Target.attachToTarget",
+                                  {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.call(f"{domain}.enable", session=self._session)
+        self.call("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+            session=self._session)
+        self.call("Page.navigate", {"url": url}, session=self._session)
+        self._wait_event("Page.loadEventFired", self._session)
+
+    def screenshot(self, path: Path) -> None:
+        shot = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport":
+                                                    True}, session=self._session)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+
+@pytest.fixture
+def browser():
+    assert os.access(CHROMIUM, os.X_OK) or shutil.which("chromium"), \
+        "chromium (Debian package chromium) is not installed; tests/run.sh installs it"
+    instance = Browser()
+    try:
+        yield instance
+    finally:
+        instance.close()
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -172,26 +206,29 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_a_page_with_errors_is_caught(tmp_path):
-    """The browser check can fail: a script error shows up as a console message."""
+def test_a_page_with_errors_is_caught(browser, tmp_path):
+    """The browser check can fail: a script error and a blocked fetch both show up."""
     bad = tmp_path / "bad.html"
-    bad.write_text("<!DOCTYPE html><p>x</p><script>undefinedFunction()</script>")
-    _, console = chromium(bad.as_uri(), tmp_path, "--dump-dom")
-    assert any("undefinedFunction" in line for line in console), console
+    bad.write_text("<!DOCTYPE html><p>x</p><img src='http://127.0.0.1:9/nothing.png'>"
+                   "<script>console.error('boom'); undefinedFunction()</script>")
+    browser.show(bad.as_uri(), 412, 915, True)
+    text = "\n".join(browser.console)
+    assert "boom" in text and "undefinedFunction" in text, text
 
 
 @pytest.mark.parametrize("name, width, height", [("phone", 412, 915), ("desktop", 1280, 900)])
-def test_it_renders_in_headless_chromium_without_console_messages(url, tmp_path, name, width,
+def test_it_renders_in_headless_chromium_without_console_messages(url, browser, name, width,
                                                                   height):
     xmlrpc.client.ServerProxy(url).add(2, 2)
-    dom, console = chromium(url + "/", tmp_path, "--dump-dom")
-    assert console == []
-    assert "add(a: number, b: number) -&gt; number" in dom and "1 calls" in dom
+    browser.show(url + "/", width, height, name == "phone")
+    assert browser.evaluate("document.querySelectorAll('section.method').length") == 15
+    signature = browser.evaluate("document.querySelector('#add .sig').innerText")
+    assert signature == "add(a: number, b: number) -> number"
+    assert "1 calls" in browser.evaluate("document.querySelector('#add .figures').innerText")
+    # Readable on a phone: nothing wider than the screen but the scrolling code blocks.
+    assert browser.evaluate("document.documentElement.scrollWidth") <= width
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"front-page-{name}.png"
-    shot.unlink(missing_ok=True)
-    _, console = chromium(url + "/", tmp_path, f"--screenshot={shot}",
-                          f"--window-size={width},{height}", "--hide-scrollbars")
-    assert console == []
-    assert png_size(shot) == (width, height)
-    assert shot.stat().st_size > 20_000  # text was drawn, not a blank page
+    browser.screenshot(shot)
+    assert png_size(shot)[0] == width and png_size(shot)[1] > height  # the whole page
+    assert browser.console == []
