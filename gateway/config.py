@@ -1,6 +1,7 @@
 """Configuration: one immutable object, from defaults < TOML file < environment < CLI.
 
-Every key has a default, a validator and a one-line description (``SCHEMA``);
+Every key has a default, a validator, a one-line description and whether a
+reload applies it (``SCHEMA``);
 ``conf/gateway.toml`` documents the same keys and a test keeps the two equal.
 Unknown keys, wrong types and bad values are all reported, each naming where
 the value came from, before anything is bound.
@@ -12,8 +13,14 @@ import ipaddress
 import os
 import re
 import tomllib
-from types import SimpleNamespace
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, NamedTuple
+
+from gateway.validators import (addresses, boolean, choice, integer, mode, parse_address, rate,
+                                 seconds, services, strings, text, token_hash, users, workers)
+
+__all__ = ["SCHEMA", "Config", "ConfigError", "Key", "RELOAD", "RESTART", "for_reload",
+           "load_config", "parse_address", "reread_or_keep"]
 
 DEFAULT_PATH = "/etc/rpc-gateway/gateway.toml"
 ENV_PREFIX = "RPC_GATEWAY_"
@@ -27,225 +34,183 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-# -- validators: take a value, return it normalised or raise ValueError ---------------
+class Key(NamedTuple):
+    """One setting: its default, its validator, its one-line description, and ``reload``:
+    RELOAD when SIGHUP applies it to the running gateway, RESTART when only a restart does
+    (a reload that changes it keeps the running value and logs a warning naming it)."""
 
-def _int(low: int, high: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected an integer, got {_kind(value)}")
-        if not low <= value <= high:
-            raise ValueError(f"expected an integer from {low} to {high}, got {value}")
-        return value
-    return check
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number of seconds, got {_kind(value)}")
-    if not 0 < value <= 86400:
-        raise ValueError(f"expected seconds between 0 and 86400, got {value}")
-    return float(value)
+    default: Any
+    check: Callable[[Any], Any]
+    help: str
+    reload: str
 
 
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_kind(value)}")
-    return value
-
-
-def _choice(*choices: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if not isinstance(value, str) or value.lower() not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
-        return value.lower()
-    return check
-
-
-def _workers(value: Any) -> int:
-    if value == "auto":
-        return os.cpu_count() or 1
-    return _int(1, 256)(value)
-
-
-def _mode(value: Any) -> int:
-    if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value):
-        raise ValueError(f'expected an octal mode string such as "0660", got {value!r}')
-    return int(value, 8)
-
-
-_ADDRESS = re.compile(r"(?:unix:(?P<path>/.+)|\[(?P<v6>[0-9a-fA-F:.]+)\]:(?P<p6>\d+)"
-                      r"|(?P<host>[^:\[\]]*):(?P<port>\d+))")
-
-
-def parse_address(text: str) -> tuple[str, Any]:
-    """``HOST:PORT``, ``[V6]:PORT`` or ``unix:/path`` -> (family name, address)."""
-    match = _ADDRESS.fullmatch(text) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f'expected "HOST:PORT", "[IPV6]:PORT" or "unix:/path", got {text!r}')
-    if match["path"]:
-        return "unix", match["path"]
-    port = int(match["p6"] or match["port"])
-    if port > 65535:
-        raise ValueError(f"port {port} is out of range")
-    if match["v6"]:
-        return "ipv6", (match["v6"], port)
-    return "ipv4", (match["host"] or "0.0.0.0", port)
-
-
-def _addresses(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise ValueError("expected a non-empty list of addresses")
-    for item in value:
-        parse_address(item)
-    return tuple(value)
-
-
-def _services(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise ValueError("expected a non-empty list of module:attribute specs")
-    for item in value:
-        if not isinstance(item, str) or not re.fullmatch(
-                r"(?:[A-Za-z][\w]*=)?[\w.]+:[\w.]+", item):
-            raise ValueError(f'expected "module:attribute" or "prefix=module:attribute", '
-                             f"got {item!r}")
-    return tuple(value)
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {_kind(value)}")
-    return value
-
-
-def _rate(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"expected a number of calls per second >= 0, got {value!r}")
-    return float(value)
-
-
-def _strings(check: Callable[[str], Any], what: str) -> Callable[[Any], tuple[str, ...]]:
-    def validate(value: Any) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise ValueError(f"expected a list of {what}, got {_kind(value)}")
-        for item in value:
-            try:
-                if not isinstance(item, str) or check(item) is False:
-                    raise ValueError
-            except ValueError:
-                raise ValueError(f"expected a list of {what}; {item!r} is not one") from None
-        return tuple(value)
-    return validate
-
-
-def _users(value: Any) -> dict[str, str]:
-    from gateway.auth import valid_hash
-    if not isinstance(value, dict):
-        raise ValueError(f"expected a table of user = \"hash\", got {_kind(value)}")
-    for user, stored in value.items():
-        if not valid_hash(stored):
-            raise ValueError(f"user {user!r}: expected a hash from `rpc-gateway hash-password`")
-    return dict(value)
-
-
-def _hash(item: str) -> bool:
-    from gateway.auth import valid_hash
-    return valid_hash(item)
-
-
-def _kind(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
-
-
+RELOAD, RESTART = "reload", "restart"
 MiB = 1 << 20
-SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any], str]]] = {
+_NETWORKS = strings(lambda n: ipaddress.ip_network(n, strict=False), "CIDR networks")
+SCHEMA: dict[str, dict[str, Key]] = {
     "server": {
-        "listen": (["127.0.0.1:8080"], _addresses,
-                   'addresses: "HOST:PORT", "[IPV6]:PORT" or "unix:/path"'),
-        "unix_socket_mode": ("0660", _mode, "permissions of Unix socket listeners"),
-        "workers": (1, _workers, 'worker processes; "auto" = one per core'),
-        "xmlrpc_threads": (16, _int(1, 1024), "threads of the XML-RPC server"),
-        "jsonrpc_threads": (16, _int(1, 1024), "threads of the JSON-RPC server's pool"),
-        "queue_size": (64, _int(0, 100000), "complete requests that may wait for a thread; "
-                                            "past it HTTP 503"),
-        "max_connections": (10000, _int(1, 1000000), "open connections at once"),
-        "drain_timeout": (30.0, _seconds, "on stop, how long calls in flight may take"),
+        "listen": Key(["127.0.0.1:8080"], addresses,
+                      'addresses: "HOST:PORT", "[IPV6]:PORT" or "unix:/path"', RESTART),
+        "unix_socket_mode": Key("0660", mode, "permissions of Unix socket listeners", RESTART),
+        "workers": Key(1, workers, 'worker processes; "auto" = one per core', RESTART),
+        "xmlrpc_threads": Key(16, integer(1, 1024), "threads of the XML-RPC server", RESTART),
+        "jsonrpc_threads": Key(16, integer(1, 1024), "threads of the JSON-RPC server's pool",
+                               RESTART),
+        "queue_size": Key(64, integer(0, 100000),
+                          "complete requests that may wait for a thread; past it HTTP 503",
+                          RELOAD),
+        "max_connections": Key(10000, integer(1, 1000000), "open connections at once", RELOAD),
+        "drain_timeout": Key(30.0, seconds, "on stop, how long calls in flight may take",
+                             RELOAD),
     },
     "service": {
-        "services": (["handlers.calculator:Calculator"], _services,
-                     'what is served: "module:attribute", or "prefix=module:attribute" '
-                     "for a namespace"),
+        "services": Key(["handlers.calculator:Calculator"], services,
+                        'what is served: "module:attribute", or "prefix=module:attribute" '
+                        "for a namespace", RESTART),
     },
     "limits": {
-        "max_body_bytes": (4 * MiB, _int(1024, 1 << 34), "request body as sent"),
-        "max_decompressed_bytes": (16 * MiB, _int(1024, 1 << 34),
-                                   "request body after gzip/deflate"),
-        "max_header_bytes": (16384, _int(256, 1 << 20), "request line and headers"),
-        "max_headers": (100, _int(1, 10000), "header lines per request"),
-        "max_request_line": (8192, _int(64, 1 << 20), "request line length"),
-        "max_depth": (64, _int(1, 500), "nesting of arrays/structs/objects in a request"),
-        "max_calls": (100, _int(1, 100000), "calls in one batch or system.multicall"),
-        "max_int_bits": (14000, _int(64, 1 << 20), "bits of an integer the calculator "
-                                                   "may compute"),
-        "header_timeout": (10.0, _seconds, "seconds for a request's headers to arrive"),
-        "body_timeout": (30.0, _seconds, "seconds for a request's body to arrive"),
-        "idle_timeout": (60.0, _seconds, "seconds an idle keep-alive connection is kept"),
-        "write_timeout": (30.0, _seconds, "seconds a response may take to be read"),
+        "max_body_bytes": Key(4 * MiB, integer(1024, 1 << 34), "request body as sent", RELOAD),
+        "max_decompressed_bytes": Key(16 * MiB, integer(1024, 1 << 34),
+                                      "request body after gzip/deflate", RELOAD),
+        "max_header_bytes": Key(16384, integer(256, 1 << 20), "request line and headers", RELOAD),
+        "max_headers": Key(100, integer(1, 10000), "header lines per request", RELOAD),
+        "max_request_line": Key(8192, integer(64, 1 << 20), "request line length", RELOAD),
+        "max_depth": Key(64, integer(1, 500), "nesting of arrays/structs/objects in a request",
+                         RELOAD),
+        "max_calls": Key(100, integer(1, 100000), "calls in one batch or system.multicall",
+                         RELOAD),
+        "max_int_bits": Key(14000, integer(64, 1 << 20),
+                            "bits of an integer the calculator may compute", RELOAD),
+        "header_timeout": Key(10.0, seconds, "seconds for a request's headers to arrive",
+                              RELOAD),
+        "body_timeout": Key(30.0, seconds, "seconds for a request's body to arrive", RELOAD),
+        "idle_timeout": Key(60.0, seconds, "seconds an idle keep-alive connection is kept",
+                            RELOAD),
+        "write_timeout": Key(30.0, seconds, "seconds a response may take to be read", RELOAD),
     },
     "http": {
-        "gzip_min_bytes": (8192, _int(0, 1 << 30), "gzip responses from this size when the "
-                                                   "client accepts gzip"),
+        "gzip_min_bytes": Key(8192, integer(0, 1 << 30),
+                              "gzip responses from this size when the client accepts gzip",
+                              RELOAD),
+        "get_calls": Key(True, boolean, "answer calls sent as GET (/?a=1&b=2, "
+                                        "/jsonrpc?method=...); false = POST only", RELOAD),
     },
     "tls": {
-        "certfile": ("", _text, "PEM certificate (chain); empty = plain HTTP"),
-        "keyfile": ("", _text, "PEM private key; empty = inside certfile"),
+        "certfile": Key("", text, "PEM certificate (chain); empty = plain HTTP", RELOAD),
+        "keyfile": Key("", text, "PEM private key; empty = inside certfile", RELOAD),
     },
     "auth": {
-        "users": ({}, _users, 'Basic auth users: name = "hash from rpc-gateway hash-password"'),
-        "tokens": ([], _strings(_hash, "token hashes"), "bearer tokens, hashed the same way"),
-        "realm": ("rpc-gateway", _text, "realm named in WWW-Authenticate"),
+        "users": Key({}, users,
+                     'Basic auth users: name = "hash from rpc-gateway hash-password"', RELOAD),
+        "tokens": Key([], strings(token_hash, "token hashes"),
+                      "bearer tokens, hashed the same way", RELOAD),
+        "realm": Key("rpc-gateway", text, "realm named in WWW-Authenticate", RELOAD),
     },
     "access": {
-        "allow_networks": ([], _strings(lambda n: ipaddress.ip_network(n, strict=False),
-                                        "CIDR networks"),
-                           "clients allowed to connect; empty = everyone"),
-        "allowed_origins": ([], _strings(lambda o: bool(o), "origins"),
-                            'browser origins allowed (e.g. "https://app.example"); '
-                            "requests with another Origin get 403"),
-        "rate": (0.0, _rate, "calls per second per client address; 0 = unlimited"),
-        "burst": (20, _int(1, 1000000), "calls a client may make at once above the rate"),
+        "allow_networks": Key([], _NETWORKS, "clients allowed to connect; empty = everyone",
+                              RELOAD),
+        "allowed_origins": Key([], strings(lambda o: bool(o), "origins"),
+                               'browser origins allowed (e.g. "https://app.example"); '
+                               "requests from other sites get 403", RELOAD),
+        "rate": Key(0.0, rate, "calls per second per client address; 0 = unlimited", RELOAD),
+        "burst": Key(20, integer(1, 1000000), "calls a client may make at once above the rate",
+                     RELOAD),
     },
     "logging": {
-        "level": ("info", _choice("debug", "info", "warning", "error"), "log level"),
-        "access_log": (True, _bool, "one line per request"),
+        "level": Key("info", choice("debug", "info", "warning", "error"), "log level", RELOAD),
+        "access_log": Key(True, boolean, "one line per request", RELOAD),
     },
     "metrics": {
-        "enabled": (True, _bool, "serve GET /metrics and count calls; false = no counting "
-                                 "at all (restart)"),
-        "allow_networks": ([], _strings(lambda n: ipaddress.ip_network(n, strict=False),
-                                        "CIDR networks"),
-                           "who may read /metrics, within access.allow_networks; "
-                           "empty = whoever may read /healthz"),
+        "enabled": Key(True, boolean, "serve GET /metrics and count calls; false = no "
+                                      "counting at all", RESTART),
+        "allow_networks": Key([], _NETWORKS, "who may read /metrics, within "
+                              "access.allow_networks; empty = whoever may read /healthz",
+                              RELOAD),
     },
 }
 
 
-class Config(SimpleNamespace):
-    """Sections as attributes (``config.limits.max_depth``) plus where each value came from."""
+class Section:
+    """One ``[section]`` as read-only attributes (``config.limits.max_depth``)."""
+
+    __slots__ = ("_name", "_values")
+
+    def __init__(self, name: str, values: dict[str, Any]) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", MappingProxyType(dict(values)))
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"[{self._name}] has no key {key!r}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"the configuration is immutable: [{self._name}] {key} "
+                             "changes by reloading, not by assignment")
+
+    __delattr__ = __setattr__
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def __repr__(self) -> str:
+        return f"Section({self._name!r}, {dict(self._values)!r})"
+
+
+class Config:
+    """Every section as an attribute, where each value came from, and the file's path.
+
+    Immutable: a reload builds a new Config and the running gateway swaps it whole.
+    """
+
+    __slots__ = ("_sections", "origins", "path")
 
     def __init__(self, values: dict[str, dict[str, Any]], origins: dict[str, str],
                  path: str | None) -> None:
-        super().__init__(**{name: SimpleNamespace(**keys) for name, keys in values.items()})
-        self.origins = origins
-        self.path = path
+        sections = {name: Section(name, keys) for name, keys in values.items()}
+        object.__setattr__(self, "_sections", sections)
+        object.__setattr__(self, "origins", MappingProxyType(dict(origins)))
+        object.__setattr__(self, "path", path)
 
-    @classmethod
-    def default(cls) -> "Config":
-        return load_config(path=None, use_default_path=False, environ={})
+    def __getattr__(self, name: str) -> Section:
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise AttributeError(f"no configuration section [{name}]") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"the configuration is immutable (tried to set {key!r})")
+
+    __delattr__ = __setattr__
+
+    def value(self, dotted: str) -> Any:
+        section, key = dotted.split(".")
+        return getattr(self._sections[section], key)
+
+
+def for_reload(running: Config, new: Config) -> tuple[Config, list[str]]:
+    """What a reload puts in effect: ``new``, except RESTART keys keep their running values.
+
+    Returns that config and one warning per RESTART key that changed, so the running
+    Config always says what is really in effect and every change is either applied
+    or named in the log.
+    """
+    values = {section: getattr(new, section).as_dict() for section in SCHEMA}
+    origins = dict(new.origins)
+    warnings = []
+    for section, keys in SCHEMA.items():
+        for key, spec in keys.items():
+            if spec.reload != RESTART:
+                continue
+            old = getattr(getattr(running, section), key)
+            if values[section][key] != old:
+                warnings.append(f"reload: {section}.{key} changed; it takes effect on restart "
+                                "(the running value is kept)")
+                values[section][key] = old
+                origins[f"{section}.{key}"] = running.origins[f"{section}.{key}"]
+    return Config(values, origins, new.path), warnings
 
 
 def load_config(path: str | None = None, overrides: dict[str, Any] | None = None,
@@ -253,7 +218,7 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
                 environ: dict[str, str] | None = None) -> Config:
     """Merge defaults, the file, ``RPC_GATEWAY_SECTION_KEY`` and CLI overrides; validate all."""
     environ = os.environ if environ is None else environ
-    raw: dict[str, dict[str, Any]] = {s: {k: v[0] for k, v in keys.items()}
+    raw: dict[str, dict[str, Any]] = {s: {k: v.default for k, v in keys.items()}
                                       for s, keys in SCHEMA.items()}
     origins = {f"{s}.{k}": "default" for s, keys in SCHEMA.items() for k in keys}
     problems: list[str] = []
@@ -271,9 +236,9 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
     values: dict[str, dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
         values[section] = {}
-        for key, (_, check, _) in keys.items():
+        for key, spec in keys.items():
             try:
-                values[section][key] = check(raw[section][key])
+                values[section][key] = spec.check(raw[section][key])
             except ValueError as error:
                 problems.append(f"{origins[f'{section}.{key}']}: [{section}] {key}: {error}")
     if not problems:

@@ -26,7 +26,7 @@ import time
 from typing import Callable
 
 from gateway import systemd
-from gateway.config import Config, reread_or_keep
+from gateway.config import Config, for_reload, reread_or_keep
 from gateway.listeners import describe, reuseport_copy
 
 log = logging.getLogger("gateway")
@@ -131,7 +131,8 @@ class Master:
             from gateway.server import GatewayServer
             from gateway.supervisor import Supervisor
             server = GatewayServer(self.config, self.slots[slot])
-            return Supervisor(server, self.reread, notify=report, watchdog=HEARTBEAT).run()
+            return Supervisor(server, self.reread, notify=report, watchdog=HEARTBEAT,
+                              warn_restart_keys=False).run()
         except Exception:
             log.exception("worker %d failed to start", pid)
             return 1
@@ -201,9 +202,9 @@ class Master:
         if config is None:
             systemd.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
             return
-        if config.server.workers != self.config.server.workers:
-            log.warning("reload: server.workers changed; it takes effect on restart")
-        self.config = config
+        self.config, warnings = for_reload(self.config, config)
+        for warning in warnings:
+            log.warning("%s", warning)
         for pid in self.workers:
             _signal(pid, signal.SIGHUP)
         systemd.notify(f"READY=1\nSTATUS={self._status()}")

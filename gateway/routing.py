@@ -169,12 +169,10 @@ class Dispatcher:
         if not self.policy.client_allowed(request.client):
             log.warning("%s refused: not in access.allow_networks", request.client)
             raise HTTPError(403, "this address may not use the gateway")
-        origin = request.headers.get("origin")
-        if not self.policy.origin_allowed(origin):
-            raise HTTPError(403, "requests from this Origin are not allowed "
-                                 "(see access.allowed_origins)")
-        if origin is not None:
-            request.cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        refusal = self.policy.browser_refusal(request.method, request.query, request.headers)
+        if refusal is not None:
+            raise refusal
+        request.cors = self.policy.cors_headers(request.headers.get("origin"))
         wait = self.policy.take_token(request.client)
         if wait:
             raise HTTPError(429, "too many calls from this address",

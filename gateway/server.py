@@ -22,7 +22,7 @@ from gateway import openrpc
 from gateway.methods import MethodTable
 from gateway.metrics import Metrics
 from gateway.routing import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Backend, Dispatcher
-from gateway.services import load_services
+from gateway.services import apply_max_int_bits, load_services
 from gateway.tls import server_context
 from gateway.xmlrpc import XMLRPCServer
 
@@ -40,8 +40,15 @@ def limits_from(config: Config) -> Limits:
 
 def access_from(config: Config) -> tuple[AccessPolicy, Authenticator]:
     a = config.access
-    return (AccessPolicy(a.allow_networks, a.allowed_origins, a.rate, a.burst),
+    return (AccessPolicy(a.allow_networks, a.allowed_origins, a.rate, a.burst,
+                         config.http.get_calls),
             Authenticator(config.auth.users, config.auth.tokens, config.auth.realm))
+
+
+def backend_capacity(config: Config, name: str) -> int:
+    """Requests a backend may hold: its threads plus ``server.queue_size`` waiting."""
+    threads = getattr(config.server, f"{name}_threads")
+    return threads + config.server.queue_size
 
 
 class Settings:
@@ -110,8 +117,16 @@ class GatewayServer:
         return self.loop.wait(timeout + 5)
 
     def apply(self, config: Config) -> None:
-        """Take a reloaded config: limits and timeouts now; listeners and pools stay."""
+        """Take a reloaded config whole: every RELOAD key of the schema takes effect here.
+
+        RESTART keys (listeners, workers, threads, services) arrive unchanged: the
+        caller built ``config`` with ``config.for_reload``, which keeps their running
+        values and names each changed one in a warning.
+        """
         self.loop.limits = limits_from(config)
+        for backend in (self.dispatcher.xml, self.dispatcher.json):
+            backend.capacity = backend_capacity(config, backend.name)
+        apply_max_int_bits(self.table.services, config.limits.max_int_bits)
         self.dispatcher.settings = Settings(config)
         self.dispatcher.policy, self.dispatcher.auth = access_from(config)
         self.metrics.configure(config.metrics.allow_networks)

@@ -11,7 +11,8 @@ def load_service(spec: str, max_int_bits: int) -> tuple[str, object]:
     """``[prefix=]module:attribute`` -> (prefix, service object).
 
     A class is instantiated once (given ``max_int_bits`` when its constructor
-    takes it); an instance or a module is used as it is.
+    takes it, and then expected to keep it as its ``max_int_bits`` attribute, which
+    a reload sets); an instance or a module is used as it is.
     """
     prefix, _, target = spec.rpartition("=")
     module_name, _, attribute = target.partition(":")
@@ -26,3 +27,10 @@ def load_service(spec: str, max_int_bits: int) -> tuple[str, object]:
 
 def load_services(specs: tuple[str, ...], max_int_bits: int) -> list[tuple[str, object]]:
     return [load_service(spec, max_int_bits) for spec in specs]
+
+
+def apply_max_int_bits(services: list[tuple[str, object]], max_int_bits: int) -> None:
+    """A reload's ``limits.max_int_bits``, for every service that was built with the limit."""
+    for _, service in services:
+        if not inspect.ismodule(service) and hasattr(service, "max_int_bits"):
+            service.max_int_bits = max_int_bits  # type: ignore[attr-defined]

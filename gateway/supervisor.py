@@ -16,7 +16,7 @@ import time
 from typing import Callable
 
 from gateway import __version__, logs, systemd
-from gateway.config import Config, reread_or_keep
+from gateway.config import Config, for_reload, reread_or_keep
 from gateway.server import GatewayServer, serve_in_thread
 
 log = logging.getLogger("gateway")
@@ -27,8 +27,9 @@ class Supervisor:
 
     def __init__(self, server: GatewayServer, reread: Callable[[], Config],
                  notify: Callable[[str], object] = systemd.notify,
-                 watchdog: float | None = None) -> None:
+                 watchdog: float | None = None, warn_restart_keys: bool = True) -> None:
         self.server = server
+        self.warn_restart_keys = warn_restart_keys  # a prefork master warns once for all
         self.reread = reread
         self.notify = notify
         self.watchdog = watchdog if watchdog is not None else systemd.watchdog_interval()
@@ -89,12 +90,10 @@ class Supervisor:
         if config is None:
             self.notify(f"READY=1\nSTATUS=reload failed; {self._status()}")
             return
-        old = self.server.config
-        for key in ("listen", "workers", "xmlrpc_threads", "jsonrpc_threads"):
-            if getattr(old.server, key) != getattr(config.server, key):
-                log.warning("reload: server.%s changed; it takes effect on restart", key)
-        if old.service.services != config.service.services:
-            log.warning("reload: service.services changed; it takes effect on restart")
+        config, warnings = for_reload(self.server.config, config)
+        if self.warn_restart_keys:
+            for warning in warnings:
+                log.warning("%s", warning)
         self.server.apply(config)
         logs.apply_levels(config.logging.level, config.logging.access_log)
         log.info("reloaded configuration from %s", config.path or "built-in defaults")

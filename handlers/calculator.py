@@ -22,7 +22,7 @@ class Calculator:
     """Arithmetic and echo methods; every public method is an RPC method."""
 
     def __init__(self, max_int_bits: int = DEFAULT_MAX_INT_BITS) -> None:
-        self._max_int_bits = max_int_bits
+        self.max_int_bits = max_int_bits  # limits.max_int_bits; a reload sets it anew
 
     def add(self, a: Number, b: Number) -> Number:
         """Return a + b."""
@@ -83,9 +83,9 @@ class Calculator:
         if isinstance(x, int) and isinstance(y, int) and y > 0 and abs(x) > 1:
             # |x| >= 2, so the result has more than y bits; refuse a huge y before it meets
             # a float (int too large to convert). Else |x| ** y has floor(y*log2|x|)+1 bits.
-            if y > self._max_int_bits:
+            if y > self.max_int_bits:
                 raise ResultTooLarge(f"{name}: result would have more than "
-                                     f"{self._max_int_bits} bits")
+                                     f"{self.max_int_bits} bits")
             self._check_bits(math.floor(y * math.log2(abs(x))) + 1, name)
         try:
             result = x ** y
@@ -98,10 +98,10 @@ class Calculator:
         return result
 
     def _check_bits(self, bits: int, name: str) -> None:
-        if bits > self._max_int_bits:
+        if bits > self.max_int_bits:
             raise ResultTooLarge(
                 f"{name}: result would have about {bits} bits, more than the limit of "
-                f"{self._max_int_bits}"
+                f"{self.max_int_bits}"
             )
 
 

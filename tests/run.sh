@@ -10,7 +10,8 @@ DEBIAN_PACKAGES=(
   systemd systemd-container wrk nginx haproxy
   libxmlrpc-core-c3-dev librpc-xml-perl libxmlrpc-lite-perl libjson-rpc-perl libwww-perl
   ruby ruby-xmlrpc php-cli php-xmlrpc nodejs npm
-  prometheus chromium  # observability: promtool, a real Prometheus, the front page in a browser
+  chromium  # tests/test_browser.py: cross-site requests from a real browser (issue 9)
+  prometheus  # observability: promtool and a real Prometheus (chromium, above, shows the front page)
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

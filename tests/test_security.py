@@ -16,6 +16,7 @@ import pytest
 
 from gateway import load_config
 from gateway.auth import hash_secret
+from tests.support.certs import make_certificate
 from tests.support.processes import ROOT
 
 PASSWORD = "correct horse battery staple"
@@ -24,13 +25,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1, made by the openssl CLI."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")
@@ -183,11 +178,7 @@ def test_certificate_is_reloaded_without_closing_the_listener(make_gateway, cert
                                                               tmp_path):
     cert, key = certificate
     server = make_gateway(tls__certfile=str(cert), tls__keyfile=str(key))
-    new_cert, new_key = tmp_path / "new.pem", tmp_path / "new.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=renewed", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(new_key), "-out", str(new_cert)],
-                   check=True, capture_output=True, timeout=60)
+    new_cert, new_key = make_certificate(tmp_path, "new", common_name="renewed")
     server.apply(load_config(overrides={"server.listen": ["127.0.0.1:0"],
                                         "tls.certfile": str(new_cert),
                                         "tls.keyfile": str(new_key)},

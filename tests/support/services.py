@@ -51,6 +51,32 @@ class Broken:
         raise RuntimeError("/etc/secret/path password=hunter2")
 
 
+class Tally:
+    """Every method but ``count`` has a side effect: it adds one to a counter the test reads.
+
+    ``add`` is here so the notes' ``GET /?a=1&b=2`` also counts when it runs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[str] = []
+
+    def record(self, tag: str) -> int:
+        """Count one call tagged ``tag``; return the count."""
+        with self._lock:
+            self.calls.append(str(tag))
+            return len(self.calls)
+
+    def add(self, a: int, b: int) -> int:
+        """Count one call, then return a + b."""
+        self.record("add")
+        return a + b
+
+    def count(self) -> int:
+        """Return the count (and do not change it)."""
+        return len(self.calls)
+
+
 class Hostile:
     """<script>alert("docstring")</script> & a method whose help is markup, for escaping tests."""
 
