@@ -13,6 +13,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 import xmlrpc.client
 from html.parser import HTMLParser
 from pathlib import Path
@@ -112,6 +113,7 @@ def test_figures_are_live_and_from_the_metrics_registry(url, gateway):
         proxy.add(1, 2)
     with pytest.raises(xmlrpc.client.Fault):
         proxy.divide(1, 0)
+    settle(gateway, "divide", 1)  # counted just after the answer is sent
     text = page(url)
     add = text.split('id="add"', 1)[1].split("</section>", 1)[0]
     assert re.search(r"3 calls, 0 errors, p50 [\d.]+ ms, p99 [\d.]+ ms", add), add
@@ -119,6 +121,13 @@ def test_figures_are_live_and_from_the_metrics_registry(url, gateway):
     assert "1 calls, 1 errors" in divide
     figures = gateway.metrics.figures()
     assert figures["add"][0] == 3 and figures["divide"][1] == 1
+
+
+def settle(gateway, method: str, calls: int) -> None:
+    deadline = time.monotonic() + 10
+    while gateway.metrics.figures().get(method, (0,))[0] != calls:
+        assert time.monotonic() < deadline, f"{method} never reached {calls} calls"
+        time.sleep(0.02)
 
 
 def test_everything_from_the_service_and_the_request_is_escaped(make_gateway):
@@ -180,6 +189,7 @@ class Browser(Chromium):
         self.call("Emulation.setDeviceMetricsOverride", {
             "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
             session=self._session)
+        self.call("Emulation.setScrollbarsHidden", {"hidden": True}, session=self._session)
         self.call("Page.navigate", {"url": url}, session=self._session)
         self._wait_event("Page.loadEventFired", self._session)
 
@@ -217,9 +227,10 @@ def test_a_page_with_errors_is_caught(browser, tmp_path):
 
 
 @pytest.mark.parametrize("name, width, height", [("phone", 412, 915), ("desktop", 1280, 900)])
-def test_it_renders_in_headless_chromium_without_console_messages(url, browser, name, width,
-                                                                  height):
+def test_it_renders_in_headless_chromium_without_console_messages(gateway, url, browser, name,
+                                                                  width, height):
     xmlrpc.client.ServerProxy(url).add(2, 2)
+    settle(gateway, "add", 1)
     browser.show(url + "/", width, height, name == "phone")
     assert browser.evaluate("document.querySelectorAll('section.method').length") == 15
     signature = browser.evaluate("document.querySelector('#add .sig').innerText")
