@@ -23,6 +23,7 @@ import platform
 import shutil
 import tempfile
 import threading
+import time
 from typing import Any, Callable, Iterable, Iterator
 
 from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram,
@@ -98,15 +99,19 @@ class Metrics:
 
     def record(self, http_method: str, protocol: str, method: str, outcome: str, status: int,
                seconds: float) -> None:
-        """One finished request, as the access log line saw it."""
+        """One finished HTTP request, as its access log line sees it."""
         if not self.enabled:
             return
         if status >= 400:
             self._count_status(status)
-        if method == "-":
+        if method != "-" or outcome.startswith(("fault ", "error ")):  # not a page or a probe
+            # GET /?a=1&b=2 and GET /jsonrpc?method=... are the "http" protocol's calls.
+            self.call(protocol if http_method == "POST" else "http", method, outcome, seconds)
+
+    def call(self, protocol: str, method: str, outcome: str, seconds: float) -> None:
+        """One answered call, from any front ("zerorpc" too); outcome "ok", "fault N"..."""
+        if not self.enabled:
             return
-        if http_method != "POST":
-            protocol = "http"  # GET /?a=1&b=2 and GET /jsonrpc?method=...
         label = self.label(method)
         latency = self._series.get((protocol, label)) or self._series_for(protocol, label)
         latency.observe(seconds)  # also the call count: calls_total is derived from it
@@ -184,8 +189,8 @@ class Metrics:
 
     def _sample_forever(self) -> None:
         """Keep this worker's gauges fresh for scrapes another worker answers."""
-        stop = threading.Event()
-        while not stop.wait(SAMPLE_EVERY):
+        while True:
+            time.sleep(SAMPLE_EVERY)
             try:
                 self._sample()
             except Exception:  # e.g. the loop is being torn down; the next sample retries

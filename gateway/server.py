@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from gateway import openrpc
 from gateway.access import AccessPolicy
 from gateway.auth import Authenticator
 from gateway.config import Config
 from gateway.jsonrpc import JSONRPCServer
 from gateway.listeners import describe, open_listener
 from gateway.loop import ConnectionLoop, Limits
-from gateway import openrpc
 from gateway.methods import MethodTable
 from gateway.metrics import Metrics
 from gateway.routing import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, Backend, Dispatcher

@@ -118,6 +118,21 @@ def test_invented_method_names_create_no_series(url):
     assert value(samples, "rpc_gateway_calls_total", protocol="xmlrpc", method="unknown") == 25
 
 
+def test_a_body_that_does_not_parse_is_an_unknown_call_with_its_error_code(url):
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    for body, kind in ((b'{"jsonrpc": "2.0", "method": ', "application/json"),
+                       (b"<methodCall><methodName>add", "text/xml")):
+        conn = http.client.HTTPConnection(host, int(port), timeout=15)
+        conn.request("POST", "/", body, {"Content-Type": kind})
+        assert conn.getresponse().status == 200  # a JSON-RPC error, an XML-RPC fault
+        conn.close()
+    samples = settled(url, "rpc_gateway_call_errors_total", 1, protocol="xmlrpc",
+                      method="unknown", code="-32700")
+    assert value(samples, "rpc_gateway_call_errors_total", protocol="jsonrpc", method="unknown",
+                 code="-32700") == 1
+    assert value(samples, "rpc_gateway_calls_total", protocol="jsonrpc", method="unknown") == 1
+
+
 def test_a_batch_and_a_multicall_count_as_one_call_each(url):
     batch = b'[{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]},' \
             b'{"jsonrpc":"2.0","id":2,"method":"made_up","params":[]}]'
