@@ -33,7 +33,9 @@ background:#fff}.method pre{background:none;padding:0;white-space:pre-wrap}
 .sig{font-weight:600;overflow-wrap:anywhere}.figures{color:#4a5560;font-size:.9rem}
 .lede{color:#4a5560;margin-top:0}
 """
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+# Nothing from elsewhere. The page runs no script; connect-src lets a console (or a test)
+# still call the gateway from it.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'"
 
 
 def _e(value: Any) -> str:
