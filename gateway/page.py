@@ -93,7 +93,8 @@ class FrontDoor:
         args = [_SAMPLE.get(_first_type(p.schema), 2) for p in model.params if p.required]
         py_args = ", ".join(repr(a) for a in args)
         call = json.dumps({"jsonrpc": "2.0", "id": 1, "method": model.name, "params": args})
-        body = xmlrpc.client.dumps(tuple(args), model.name).replace("\n", "")
+        body = xmlrpc.client.dumps(tuple(args), model.name).replace("\n", "").replace(
+            "version='1.0'", 'version="1.0"')  # no quote to escape inside the shell's quotes
         examples = [
             ("Python, xmlrpc.client", f'import xmlrpc.client\nproxy = xmlrpc.client.ServerProxy('
              f'"http://{host}/RPC2")\nprint(proxy.{model.name}({py_args}))'),
