@@ -216,7 +216,7 @@ def test_errors_answered_by_the_loop_are_counted(make_gateway):
 def test_in_flight_and_open_connections(make_gateway):
     server = make_gateway(service__services=["tests.support.services:Slow"])
     url = url_of(server)
-    thread = threading.Thread(target=lambda: xmlrpc.client.ServerProxy(url).sleep(1.5))
+    thread = threading.Thread(target=lambda: xmlrpc.client.ServerProxy(url).sleep(3))
     thread.start()
     try:
         deadline = time.monotonic() + 10
