@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.11",
     packages=["gateway", "gateway.upstream", "handlers"],
     install_requires=["jsonrpclib-pelix==1.2.0", "defusedxml>=0.7.1,<0.8",
-                      "pyzmq>=25", "msgpack>=1.0"],
+                      "pyzmq>=25", "msgpack>=1.0", "prometheus-client>=0.20,<1"],
     extras_require={"test": ["pytest>=8", "requests>=2.31", "hypothesis>=6.100", "orjson",
                              "zerorpc==0.6.3"]},
     entry_points={"console_scripts": ["rpc-gateway = gateway.__main__:main"]},

@@ -27,8 +27,10 @@ access_log = logging.getLogger("gateway.access")
 FAILED_AUTH_DELAY = 0.5  # seconds before a 401: slows guessing, holds no thread
 
 
-def record(request: Request, reply: Reply, seconds: float) -> None:
-    """The access log line of one answered request (one request, one line)."""
+def record(request: Request, reply: Reply, seconds: float, metrics: Any) -> None:
+    """The access log line and the metrics of one answered request (one clock, one name)."""
+    metrics.record(request.method, reply.protocol, reply.method, reply.outcome, reply.status,
+                   seconds)
     if access_log.isEnabledFor(logging.INFO):
         access_log.info('%s "%s %s %s" %d %d %s %s %s %.1fms "%s"', request.client,
                         request.method, request.path[:200], request.version, reply.status,
@@ -66,10 +68,11 @@ def call(request: Request, backend: Backend, max_decompressed_bytes: int) -> Rep
 class Answerer:
     """Runs routed jobs on worker threads and hands their answers back to the loop."""
 
-    def __init__(self, settings: Any, auth: Any, status: LoopStatus) -> None:
+    def __init__(self, settings: Any, auth: Any, status: LoopStatus, metrics: Any) -> None:
         self.settings = settings  # replaced whole on reload
         self.auth = auth
         self.status = status
+        self.metrics = metrics
 
     def answer(self, conn: Connection, request: Request, backend: Backend,
                job: Callable[[], Reply]) -> None:
@@ -84,7 +87,7 @@ class Answerer:
             backend.release()
         reply.protocol = backend.name
         data = finish(request, reply, self.status, self.settings.gzip_min_bytes)
-        record(request, reply, time.perf_counter() - start)
+        record(request, reply, time.perf_counter() - start, self.metrics)
         # Last: the loop thread wakes now, and this thread has nothing left to hold the GIL for.
         conn.reply(data, reply.keep_alive)
 
@@ -96,7 +99,7 @@ class Answerer:
                       {"WWW-Authenticate": self.auth.challenge, **request.cors},
                       keep_alive=False, protocol=backend.name, outcome="unauthorized")
         conn.reply_later(reply.encode(), FAILED_AUTH_DELAY)
-        record(request, reply, 0.0)
+        record(request, reply, 0.0, self.metrics)
 
 
 def _run(job: Callable[[], Reply], request: Request) -> Reply:

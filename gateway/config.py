@@ -140,6 +140,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
                               "XML-RPC or JSON-RPC answers at most this many items, past it "
                               "-32602", RELOAD),
     },
+    "metrics": {
+        "enabled": Key(True, boolean, "serve GET /metrics and count calls; false = no "
+                                      "counting at all", RESTART),
+        "allow_networks": Key([], _NETWORKS, "who may read /metrics, within "
+                              "access.allow_networks; empty = whoever may read /healthz",
+                              RELOAD),
+    },
 }
 
 
@@ -280,13 +287,17 @@ def _check_tls(tls: dict[str, Any], origins: dict[str, str]) -> list[str]:
 
 def reread_or_keep(reread: Callable[[], "Config"], log: Any) -> "Config | None":
     """A reload's new config, or None (every problem logged) to keep the running one."""
+    from gateway.metrics import count_reload
     try:
-        return reread()
+        config = reread()
+        count_reload(ok=True)
+        return config
     except ConfigError as error:
         for problem in error.problems:
             log.error("reload refused, keeping the running configuration: %s", problem)
     except Exception:  # a bug must not take the signal-handling thread down
         log.exception("reload failed, keeping the running configuration")
+    count_reload(ok=False)
     return None
 
 

@@ -8,7 +8,6 @@ call, behind the same authentication.
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 
@@ -69,22 +68,3 @@ def _json_or_text(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def index_page(table: Any) -> bytes:
-    """A readable page for a browser pointed at the gateway: methods, signatures, help."""
-    rows = []
-    for name in table.names():
-        method = table.lookup(name)
-        signature = html.escape(str(method.signature or "(...)"))
-        rows.append(f"<dt><code>{html.escape(name)}{signature}</code></dt>"
-                    f"<dd><pre>{html.escape(method.help)}</pre></dd>")
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>rpc-gateway</title></head>
-<body><h1>rpc-gateway</h1>
-<p>XML-RPC (POST <code>text/xml</code>) and JSON-RPC 1.0/1.1/2.0 (POST
-<code>application/json</code>) on <code>/</code>, <code>/RPC2</code>, <code>/jsonrpc</code>
-and <code>/xmlrpc</code>.</p>
-<h2>Methods</h2><dl>{''.join(rows)}</dl></body></html>
-"""
-    return page.encode("utf-8")

@@ -4,35 +4,27 @@ It holds the service object(s) and exposes only their public callables, by
 exact name (``add``, or ``prefix.add`` for a namespaced service): no dotted
 attribute traversal, no ``_names``. Arity is checked before the call, so a
 TypeError raised inside a method is an internal error, not "invalid params".
-It also provides the ``system.*`` introspection and multicall methods.
+It also provides the ``system.*`` introspection and multicall methods, and
+``rpc.discover`` (OpenRPC); all three introspection views read ``Method.model``.
 A streaming method (``handlers.streams.stream``) answers a bounded list here;
 the zerorpc front takes its items one by one through ``invoke``.
 """
 
 from __future__ import annotations
 
-import datetime
 import inspect
 import itertools
 import types
-import typing
 from typing import Any, Callable
 
-from gateway import faults
+from gateway import faults, openrpc
 from handlers.streams import is_stream
-
-XMLRPC_TYPE_NAMES = {
-    int: "int", float: "double", bool: "boolean", str: "string", bytes: "base64",
-    datetime.datetime: "dateTime.iso8601", dict: "struct", list: "array",
-    tuple: "array", type(None): "nil",
-}
-
 
 class Method:
     """One callable with what introspection and the arity check need."""
 
     __slots__ = ("name", "func", "signature", "min_args", "max_args", "help", "xml_signatures",
-                 "streams")
+                 "model", "streams")
 
     def __init__(self, name: str, func: Callable[..., Any]) -> None:
         self.name = name
@@ -43,7 +35,8 @@ class Method:
         except (TypeError, ValueError):  # some builtins have none
             self.signature = None
         self.min_args, self.max_args = _positional_range(self.signature)
-        self.xml_signatures = _xml_signatures(func, self.signature)
+        self.model = openrpc.MethodModel(name, func, self.signature, self.help)
+        self.xml_signatures = self.model.xml_signatures()
         self.streams = is_stream(func)
 
     def check_params(self, params: list | tuple | dict) -> None:
@@ -71,10 +64,11 @@ class MethodTable:
     """Public methods of the services, by exact name, plus ``system.*``."""
 
     def __init__(self, services: list[tuple[str, object]], max_calls: int = 100,
-                 max_list_items: int = 100_000) -> None:
+                 max_list_items: int = 100_000, servers: list[str] = ()) -> None:
         self.services = services
         self.max_calls = max_calls
         self.max_list_items = max_list_items  # a stream answered as a list, at most this long
+        self.servers = list(servers)  # base URLs rpc.discover names
         self._methods: dict[str, Method] = {}
         self.reload_methods()
 
@@ -87,7 +81,12 @@ class MethodTable:
                 methods[full] = Method(full, func)
         for name, func in public_callables(Introspection(self)):
             methods[f"system.{name}"] = Method(f"system.{name}", func)
+        methods["rpc.discover"] = Method("rpc.discover", self.discover)
         self._methods = methods  # one swap: a call in flight sees the old or the new table
+
+    def discover(self) -> dict[str, Any]:
+        """Return this service's OpenRPC document: every method, its parameters and types."""
+        return openrpc.document([self._methods[n].model for n in self.names()], self.servers)
 
     def names(self) -> list[str]:
         return sorted(self._methods)
@@ -218,28 +217,3 @@ def _positional_range(signature: inspect.Signature | None) -> tuple[int, int]:
             low += param.default is param.empty
     return low, high
 
-
-def _xml_signatures(func: Callable[..., Any], signature: inspect.Signature | None) -> Any:
-    """One signature per accepted arity, from the type hints ("undef" when unknown)."""
-    if signature is None:
-        return "undef"
-    try:
-        hints = typing.get_type_hints(func)
-    except Exception:
-        hints = {}
-    result = _type_name(hints.get("return", Any))
-    params = [p for p in signature.parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    names = [_type_name(hints.get(p.name, Any)) for p in params]
-    required = sum(p.default is p.empty for p in params)
-    return [[result, *names[:arity]] for arity in range(required, len(names) + 1)]
-
-
-def _type_name(hint: Any) -> str:
-    origin = typing.get_origin(hint) or hint
-    if origin in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(hint) if a is not type(None)]
-        if set(members) == {int, float}:
-            return "double"
-        return _type_name(members[0]) if len(members) == 1 else "any"
-    return XMLRPC_TYPE_NAMES.get(origin, "any")

@@ -287,4 +287,6 @@ def _exit_reason(status: int) -> str:
 
 def run_workers(config: Config, listeners: list[socket.socket],
                 reread: Callable[[], Config]) -> int:
-    return Master(config, listeners, reread).run()
+    from gateway.metrics import shared_directory
+    with shared_directory():  # every worker's figures, read by whichever is scraped
+        return Master(config, listeners, reread).run()

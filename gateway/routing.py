@@ -27,6 +27,8 @@ from gateway.auth import Authenticator
 from gateway.http import HTTPError, Request, decode_body, media_type
 from gateway.connection import Connection
 from gateway.loop import LoopStatus
+from gateway.metrics import Metrics
+from gateway.page import FrontDoor
 from gateway.pools import Backend
 from gateway.reply import JSON_TYPES, XML_TYPES, Reply, error_reply
 from gateway.upstream.table import upstream_health
@@ -39,8 +41,8 @@ RPC_PATHS = frozenset({"/", "/RPC2", "/jsonrpc", "/xmlrpc"})
 # largest answer) before new calls are refused 503: a client that never reads
 # holds no thread, and its answers cannot grow memory without end either.
 UNSENT_BUDGET = 4
-HEALTH, PREFLIGHT, INDEX, GET_ADD, GET_CALL, XMLRPC, JSONRPC = (
-    "health", "preflight", "index", "get-add", "get-call", "xmlrpc", "jsonrpc")
+HEALTH, METRICS, PREFLIGHT, INDEX, GET_ADD, GET_CALL, XMLRPC, JSONRPC = (
+    "health", "metrics", "preflight", "index", "get-add", "get-call", "xmlrpc", "jsonrpc")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ def route(request: Request, max_decompressed_bytes: int) -> Route:
     path = request.path.rstrip("/") or "/"
     if path == "/healthz" and request.method in ("GET", "HEAD"):
         return Route(HEALTH)
+    if path == "/metrics" and request.method in ("GET", "HEAD"):
+        return Route(METRICS)
     if path not in RPC_PATHS:
         raise HTTPError(404, "no RPC endpoint here; use /, /RPC2, /jsonrpc or /xmlrpc")
     if request.method == "POST":
@@ -96,15 +100,17 @@ class Router:
     """The loop's handler: admits and routes each complete request, then answers or queues it."""
 
     def __init__(self, xml: Backend, json_: Backend, table: Any, settings: Any,
-                 policy: AccessPolicy, auth: Authenticator, status: LoopStatus) -> None:
+                 policy: AccessPolicy, auth: Authenticator, status: LoopStatus,
+                 metrics: Metrics) -> None:
         self.xml = xml
         self.json = json_
         self.table = table
         self.status = status
+        self.metrics = metrics
         self.started = time.monotonic()
-        self._index_page = endpoints.index_page(table)
+        self.front_door = FrontDoor(table, metrics)
         self.others: list[Any] = []  # other fronts (zerorpc), with .served and .in_flight
-        self.answerer = Answerer(settings, auth, status)
+        self.answerer = Answerer(settings, auth, status, metrics)
         self.reconfigure(settings, policy, auth)
 
     def reconfigure(self, settings: Any, policy: AccessPolicy, auth: Authenticator) -> None:
@@ -126,6 +132,8 @@ class Router:
             return
         if where.endpoint == HEALTH:
             self._answer_now(conn, request, endpoints.health(self._health_facts()))
+        elif where.endpoint == METRICS:
+            self._answer_scrape(conn, request)
         elif where.endpoint == PREFLIGHT:
             self._answer_now(conn, request, endpoints.preflight(request))
         else:
@@ -136,6 +144,7 @@ class Router:
         if head is None:
             log.info("%s rejected: %d %s", conn.client, error.status, error)
             conn.reply(error_reply(error).encode(), False)
+            self.metrics.record("-", "http", "-", "-", error.status, 0.0)
             return
         head.client = conn.client
         self._refuse(conn, error, head)
@@ -167,7 +176,8 @@ class Router:
             return self.json, lambda: endpoints.call_from_query(self.json.server, where.query)
         if where.endpoint == GET_ADD:
             return self.xml, lambda: endpoints.add_from_query(self.table, where.query)
-        return self.xml, lambda: endpoints.index(self._index_page)
+        host = request.headers.get("host")
+        return self.xml, lambda: endpoints.index(self.front_door.render(host))
 
     def _queue(self, conn: Connection, request: Request, backend: Backend,
                job: Callable[[], Reply]) -> None:
@@ -181,16 +191,26 @@ class Router:
             return
         backend.server.submit(lambda: self.answerer.answer(conn, request, backend, job))
 
+    def _answer_scrape(self, conn: Connection, request: Request) -> None:
+        """GET /metrics on the loop thread, like /healthz: 404 when metrics are off."""
+        try:
+            if not self.metrics.serves(request):
+                raise HTTPError(404, "metrics are off (metrics.enabled = false)")
+        except HTTPError as error:
+            self._refuse(conn, error, request)
+            return
+        self._answer_now(conn, request, self.metrics.answer(request))
+
     def _answer_now(self, conn: Connection, request: Request, reply: Reply) -> None:
         data = finish(request, reply, self.status, self.settings.gzip_min_bytes)
         conn.reply(data, reply.keep_alive)
-        record(request, reply, 0.0)
+        record(request, reply, 0.0, self.metrics)
 
     def _refuse(self, conn: Connection, error: HTTPError, request: Request) -> None:
         reply = error_reply(error, request)
         reply.head_only = request.method == "HEAD"
         conn.reply(reply.encode(), False)
-        record(request, reply, 0.0)
+        record(request, reply, 0.0, self.metrics)
 
     def _health_facts(self) -> dict[str, Any]:
         return {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from gateway import openrpc
 from gateway.access import AccessPolicy
 from gateway.auth import Authenticator
 from gateway.config import Config
@@ -20,6 +21,8 @@ from gateway.jsonrpc import JSONRPCServer
 from gateway.listeners import describe, open_listener
 from gateway.loop import ConnectionLoop, Limits, LoopStatus
 from gateway.methods import MethodTable
+from gateway import openrpc
+from gateway.metrics import Metrics
 from gateway.pools import Backend
 from gateway.reply import JSON_CONTENT_TYPE, XML_CONTENT_TYPE
 from gateway.routing import Router
@@ -61,19 +64,33 @@ class Settings:
         self.gzip_min_bytes = config.http.gzip_min_bytes or 1 << 62
 
 
-def build_router(config: Config, services: list[tuple[str, object]] | None = None) -> Router:
-    """The method table, both protocol servers and the router: everything but sockets."""
+def build_router(config: Config, services: list[tuple[str, object]] | None = None,
+                 servers: list[str] = ()) -> Router:
+    """The method table, both protocol servers, the metrics and the router: all but sockets.
+
+    ``servers`` are the base URLs rpc.discover names.
+    """
     if services is None:
         services = load_services(config.service.services, config.limits.max_int_bits)
-    table = MethodTable(services, config.limits.max_calls, config.zerorpc.max_list_items)
+    table = MethodTable(services, config.limits.max_calls, config.zerorpc.max_list_items,
+                        servers)
     server, limits = config.server, config.limits
     xml_server = XMLRPCServer(table, server.xmlrpc_threads, limits.max_depth)
     json_server = JSONRPCServer(table, server.jsonrpc_threads, limits.max_depth, limits.max_calls)
-    return Router(
+    metrics = Metrics(table.names(), lambda: _live(router), config.metrics.enabled,
+                      config.metrics.allow_networks)
+    router = Router(
         Backend("xmlrpc", xml_server, XML_CONTENT_TYPE, server.xmlrpc_threads, server.queue_size),
         Backend("jsonrpc", json_server, JSON_CONTENT_TYPE, server.jsonrpc_threads,
                 server.queue_size),
-        table, Settings(config), *access_from(config), LoopStatus())
+        table, Settings(config), *access_from(config), LoopStatus(), metrics)
+    return router
+
+
+def _live(router: Router) -> tuple[int, int]:
+    """(calls in flight, open connections) for the metrics' gauges."""
+    in_flight = router.xml.in_flight + router.json.in_flight
+    return in_flight + sum(o.in_flight for o in router.others), router.status.connections
 
 
 class GatewayServer:
@@ -93,16 +110,18 @@ class GatewayServer:
                          for a in config.server.listen]
         self.listeners = listeners
         self.server_address = listeners[0].getsockname()
-        self.router = build_router(config, services)
-        self.table = self.router.table
+        self.router = build_router(config, services, openrpc.base_urls(
+            [describe(sock) for sock in listeners], bool(config.tls.certfile)))
+        self.table, self.metrics = self.router.table, self.router.metrics
         self.xml_server, self.json_server = self.router.xml.server, self.router.json.server
         self.loop = ConnectionLoop(
             listeners, limits_from(config), self.router, self.router.status,
             tls=server_context(config.tls.certfile, config.tls.keyfile),
             accept_batch=1 if config.server.workers > 1 else 64)
-        self.zerorpc = _zerorpc_front(config, self.table) if serve_zerorpc else None
+        self.zerorpc = _zerorpc_front(config, self.table, self.metrics) if serve_zerorpc else None
         if self.zerorpc is not None:
             self.router.others.append(self.zerorpc)  # counted in /healthz
+            self.router.front_door.zerorpc = self.zerorpc.endpoints  # the page's examples
         self._closed = False
 
     @property
@@ -140,6 +159,7 @@ class GatewayServer:
         apply_max_int_bits(self.table.services, config.limits.max_int_bits)
         refresh_upstreams(self.table)  # upstreams' method lists are re-read on SIGHUP
         self.router.reconfigure(Settings(config), *access_from(config))
+        self.metrics.configure(config.metrics.allow_networks)
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)
         self.xml_server.max_depth = self.json_server.max_depth = config.limits.max_depth
         self.json_server.max_calls = self.table.max_calls = config.limits.max_calls
@@ -160,7 +180,7 @@ class GatewayServer:
         close_upstreams(self.table.services)
 
 
-def _zerorpc_front(config: Config, table: MethodTable):
+def _zerorpc_front(config: Config, table: MethodTable, metrics: Metrics):
     """The zerorpc front when endpoints are configured (pyzmq is imported only then)."""
     if not config.zerorpc.listen:
         return None
@@ -169,7 +189,8 @@ def _zerorpc_front(config: Config, table: MethodTable):
         log.warning("zerorpc has no credentials: [auth] does not apply to its endpoints; "
                     "bind them to loopback or a private network")
     policy = AccessPolicy(config.access.allow_networks, (), 0.0, 1)
-    return ZerorpcFront(config.zerorpc, table, policy if policy.allow_networks else None)
+    return ZerorpcFront(config.zerorpc, table, policy if policy.allow_networks else None,
+                        metrics)
 
 
 def serve_in_thread(server: GatewayServer) -> threading.Thread:

@@ -46,8 +46,9 @@ class ZerorpcFront:
     bound addresses (ports resolved)."""
 
     def __init__(self, settings: Any, table: MethodTable,
-                 policy: AccessPolicy | None = None) -> None:
+                 policy: AccessPolicy | None = None, metrics: Any = None) -> None:
         self.settings = settings
+        self.metrics = metrics  # gateway.metrics.Metrics: zerorpc calls beside HTTP ones
         self.calls = Calls(table)
         self.channels = Channels(settings.heartbeat, settings.max_channels_per_peer)
         self.threads = settings.threads  # fixed for the life of the pool
@@ -323,7 +324,13 @@ class ZerorpcFront:
         self._close_stream(channel)
         self.served += 1
         seconds = time.monotonic() - channel.started
-        log_call(channel.peer, channel.method, outcome, channel.sent, seconds)
+        self._record(channel, outcome, channel.sent, seconds)
+
+    def _record(self, channel: Channel, outcome: str, size: int, seconds: float) -> None:
+        """One access-log line and the metrics of a finished call (one clock, one name)."""
+        log_call(channel.peer, channel.method, outcome, size, seconds)
+        if self.metrics is not None:
+            self.metrics.call("zerorpc", channel.method, outcome, seconds)
 
     def _end_stream(self, channel: Channel) -> None:
         """Stopping: an open stream ends with an ERR the client sees, not a false DONE."""
@@ -359,7 +366,7 @@ class ZerorpcFront:
             if not channel.producing:
                 self._close_stream(channel)
             self.served += 1
-            log_call(channel.peer, channel.method, "lost", 0, now - channel.started)
+            self._record(channel, "error lost", 0, now - channel.started)
 
     # -- sending ----------------------------------------------------------------------
 

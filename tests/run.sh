@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   # C++ xmlrpc-c clientSimple, XmlRpc++ and libjson-rpc-cpp, Lua and Tcl
   default-jdk-headless libaxmlrpc-java golang-go golang-github-kolo-xmlrpc-dev golang-github-mattn-go-xmlrpc-dev
   g++ libxmlrpc-c++8-dev libxmlrpcpp-dev libjsonrpccpp-dev lua5.1 lua-xmlrpc tcl tcl-xmlrpc
+  prometheus  # observability: promtool and a real Prometheus (chromium, above, shows the front page)
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -51,6 +52,9 @@ fi
 
 if [ -f tests/interop/package.json ]; then
   (cd tests/interop && npm install --no-audit --no-fund --silent)
+fi
+if [ -f tests/openrpc/package.json ]; then  # the OpenRPC meta-schema and its validator
+  (cd tests/openrpc && npm install --no-audit --no-fund --silent)
 fi
 
 # zerorpc-node: zeromq's own install script downloads binaries and libzmq sources, which

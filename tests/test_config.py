@@ -113,6 +113,8 @@ def _reload_probes(tmp_path):
                        ["alice"]),
         "auth.tokens": ([hash_secret("tok")], lambda s: len(s.router.auth.tokens), 1),
         "auth.realm": ("elsewhere", lambda s: s.router.auth.realm, "elsewhere"),
+        "metrics.allow_networks": (["10.0.0.0/8"], lambda s: [
+            str(n) for n in s.metrics.scrapers.networks], ["10.0.0.0/8"]),
         "access.allow_networks": (["10.0.0.0/8"], lambda s: s.router.policy
                                   .client_allowed("127.0.0.1"), False),
         "access.allowed_origins": (["https://app.example"], lambda s: s.router.policy
@@ -135,6 +137,7 @@ RESTART_VALUES = {
     "service.services": ["tests.support.services:Slow"],
     "zerorpc.listen": ["tcp://127.0.0.1:1"], "zerorpc.threads": 3,
     "zerorpc.max_message_bytes": 1 << 20,
+    "metrics.enabled": False,
 }
 BASE = {"server.listen": ["127.0.0.1:0"], "logging.access_log": True,
         "zerorpc.listen": ["tcp://127.0.0.1:0"]}

@@ -57,7 +57,8 @@ def calculator_table(*extra: tuple[str, object]) -> MethodTable:
 def test_only_public_methods_and_system_are_listed():
     names = calculator_table().names()
     assert names == ["add", "divide", "getpow", "hello", "listinfo", "multiply", "ping", "pow",
-                     "streaming_range", "subtract", "system.getCapabilities", "system.listMethods",
+                     "rpc.discover", "streaming_range", "subtract", "system.getCapabilities",
+                     "system.listMethods",
                      "system.methodHelp", "system.methodSignature", "system.multicall"]
 
 

@@ -107,3 +107,11 @@ class Streams:
                 count += 1
         finally:
             Streams.closed.set()
+
+
+class Hostile:
+    """<script>alert("docstring")</script> & a method whose help is markup, for escaping tests."""
+
+    def shout(self, text: "str") -> "str":
+        """Return <b>text</b> & "quotes" <img src=x onerror=alert(1)>."""
+        return f"<b>{text}</b>"
