@@ -114,7 +114,7 @@ def _reload_probes(tmp_path):
         "auth.tokens": ([hash_secret("tok")], lambda s: len(s.router.auth.tokens), 1),
         "auth.realm": ("elsewhere", lambda s: s.router.auth.realm, "elsewhere"),
         "metrics.allow_networks": (["10.0.0.0/8"], lambda s: [
-            str(n) for n in s.metrics.scrapers.networks], ["10.0.0.0/8"]),
+            str(n) for n in s.metrics.scrapers.allow_networks], ["10.0.0.0/8"]),
         "access.allow_networks": (["10.0.0.0/8"], lambda s: s.router.policy
                                   .client_allowed("127.0.0.1"), False),
         "access.allowed_origins": (["https://app.example"], lambda s: s.router.policy
