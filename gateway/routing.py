@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-from gateway import faults
+from gateway import accesslog, faults
 from gateway.access import AccessPolicy
 from gateway.auth import Authenticator
 from gateway.http import HTTPError, Request, decode_body, media_type, response
@@ -28,7 +28,6 @@ from gateway.xmlrpc import dump_fault
 from handlers.errors import ServiceError
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("gateway.access")
 
 XML_TYPES = frozenset({"text/xml", "application/xml"})
 JSON_TYPES = frozenset({"application/json", "application/json-rpc", "application/jsonrequest"})
@@ -354,11 +353,7 @@ class Dispatcher:
 
     def _log(self, request: Request, status: int, size: int, protocol: str, method: str,
              outcome: str, seconds: float) -> None:
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info('%s "%s %s %s" %d %d %s %s %s %.1fms "%s"', request.client,
-                            request.method, request.path[:200], request.version, status, size,
-                            protocol, method, outcome, seconds * 1000,
-                            request.headers.get("user-agent", "-")[:100])
+        accesslog.write(request, status, size, protocol, method, outcome, seconds)
 
 
 def _json_or_text(text: str) -> Any:
