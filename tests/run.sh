@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   systemd systemd-container wrk nginx haproxy
   libxmlrpc-core-c3-dev librpc-xml-perl libxmlrpc-lite-perl libjson-rpc-perl libwww-perl
   ruby ruby-xmlrpc php-cli php-xmlrpc nodejs npm
+  aria2  # bench/: the native anchor (aria2c --enable-rpc), in the smoke run too
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
