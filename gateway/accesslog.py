@@ -64,8 +64,8 @@ class AccessLog:
         self.enabled = True
         self.fd: int | None = None  # None: not configured, lines go through logging
         self.journal = False
-        self._second = -1
-        self._stamp = ""
+        self._second = self._millisecond = -1
+        self._stamp = self._text = ""
         self._reset()
         os.register_at_fork(after_in_child=self._reset)
 
@@ -110,11 +110,15 @@ class AccessLog:
         if self.journal:
             return "<6>gateway.access: "
         now = time.time()
-        second = int(now)
-        if second != self._second:  # strftime once a second, not once a line
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        return f"{self._stamp},{int((now - second) * 1000):03d} INFO gateway.access: "
+        millisecond = int(now * 1000)
+        if millisecond != self._millisecond:  # built once a millisecond, not once a line
+            self._millisecond = millisecond
+            second = millisecond // 1000
+            if second != self._second:
+                self._second = second
+                self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            self._text = f"{self._stamp},{millisecond % 1000:03d} INFO gateway.access: "
+        return self._text
 
     def _start_writer(self) -> None:
         with self._write_lock:
@@ -141,17 +145,16 @@ class AccessLog:
                 self._write_lines(lines)
 
     def _write_lines(self, lines: list[str]) -> None:
-        chunk: list[bytes] = []
-        size = 0
-        for line in lines:
-            data = line.encode("utf-8", "backslashreplace")
-            if chunk and size + len(data) > CHUNK:
-                self._write_all(b"".join(chunk))
-                chunk, size = [], 0
-            chunk.append(data)
-            size += len(data)
-        if chunk:
-            self._write_all(b"".join(chunk))
+        """One encode for the batch, then writes of at most CHUNK bytes ending at a newline."""
+        data = "".join(lines).encode("utf-8", "backslashreplace")
+        start = 0
+        while len(data) - start > CHUNK:
+            end = data.rfind(b"\n", start, start + CHUNK) + 1
+            if end <= start:  # one line longer than CHUNK (cannot happen: fields are cut)
+                end = start + CHUNK
+            self._write_all(data[start:end])
+            start = end
+        self._write_all(data[start:])
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
