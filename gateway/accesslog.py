@@ -29,6 +29,7 @@ import atexit
 import collections
 import logging
 import os
+import select
 import threading
 import time
 
@@ -160,7 +161,10 @@ class AccessLog:
         view = memoryview(data)
         try:
             while view:
-                view = view[os.write(self.fd, view):]
+                try:
+                    view = view[os.write(self.fd, view):]
+                except BlockingIOError:  # an inherited non-blocking stderr that is full
+                    select.select([], [self.fd], [], 1.0)
         except OSError:  # stderr closed or broken: nothing to tell it with
             pass
 
