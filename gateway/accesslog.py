@@ -101,10 +101,12 @@ class AccessLog:
     @staticmethod
     def format(request, status: int, size: int, protocol: str, method: str, outcome: str,
                seconds: float, prefix: str) -> str:
-        return _FORMAT % (
-            prefix, request.client, request.method, escape(request.path[:200]),
-            request.version, status, size, protocol, escape(method), escape(outcome),
-            seconds * 1000, escape(request.headers.get("user-agent", "-")[:100]))
+        path, agent = request.path[:200], request.headers.get("user-agent", "-")[:100]
+        fields = path + method + outcome + agent
+        if not (fields.isprintable() and '"' not in fields and "\\" not in fields):
+            path, method, outcome, agent = map(escape, (path, method, outcome, agent))
+        return _FORMAT % (prefix, request.client, request.method, path, request.version,
+                          status, size, protocol, method, outcome, seconds * 1000, agent)
 
     def _prefix(self) -> str:
         """``<6>`` for journald (it adds the time), else the time as logging wrote it."""
