@@ -2,33 +2,52 @@
 
 ``python -m bench.ab VARIANT [VARIANT...] [--rounds 5] [--seconds 3]``
 
-A VARIANT is ``ROOT`` or ``ROOT@WORKERS``: ROOT a copy of the project with a
-change applied (only its ``gateway/`` and ``handlers/`` matter; ``.`` is this
-tree), WORKERS its ``--workers`` (default 1). The baseline, always first, is
-this tree with one worker. Every gateway is its own process (one worker: on
-the server CPU; more: on all CPUs), and wrk drives them in turn, round after
-round (A B A B ...), so the machine's noise lands on all of them. Prints, per
-row, the median calls/s and server CPU µs per call, and each variant's ratio
-to the baseline.
+A VARIANT is ``ROOT[@WORKERS][:OPTION,...]``: ROOT a copy of the project with
+a change applied (only its ``gateway/`` and ``handlers/`` matter; ``.`` is
+this tree), WORKERS its ``--workers`` (default 1, ``auto`` allowed); OPTIONS
+``quiet`` (``access_log = false``) and ``pinned`` (the process confined to the
+server CPU, as the old benchmark did). Without options a variant runs at the
+shipped defaults, unpinned (free to use every CPU, as users run it), access
+log on, stderr a pipe with a reader. The baseline, always first, is this tree
+that way with one worker. wrk drives the gateways in turn, round after round
+(A B A B ...), so the machine's noise lands on all of them. Prints, per row,
+the median calls/s and server CPU µs per call, and each variant's ratio to the
+baseline.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 from pathlib import Path
 
 from bench import loads
 from bench.harness import Placement, log
-from bench.servers import ROOT, start_gateway
+from bench.servers import QUIET, ROOT, SHIPPED, start_gateway
+
+OPTIONS = frozenset({"quiet", "pinned"})
 
 
-def _variant(text: str) -> tuple[Path, int]:
+def _variant(text: str) -> tuple[Path, str, frozenset[str]]:
+    text, _, options = text.partition(":")
     root, _, workers = text.partition("@")
     path = ROOT if root == "." else Path(root).resolve()
-    return path, int(workers or 1)
+    chosen = frozenset(filter(None, options.split(",")))
+    if chosen - OPTIONS:
+        raise SystemExit(f"unknown option(s) {', '.join(sorted(chosen - OPTIONS))}; "
+                         f"known: {', '.join(sorted(OPTIONS))}")
+    return path, workers or "1", chosen
+
+
+def _start(index: int, variant: tuple[Path, str, frozenset[str]], workdir: Path,
+           cpus: Placement):
+    root, workers, options = variant
+    where = cpus.server if "pinned" in options else cpus.all
+    return start_gateway(f"variant{index}", workdir, where, workers, root,
+                         QUIET if "quiet" in options else SHIPPED, drain_cpus=cpus.load)
 
 
 def _ints(text: str) -> list[int]:
@@ -48,11 +67,17 @@ def main() -> int:
     if cpus.load:
         os.sched_setaffinity(0, cpus.load)
     workdir = loads.scratch_dir()
-    variants = [(ROOT, 1), *map(_variant, args.variants)]
-    gateways = [start_gateway(f"variant{i}", workdir, cpus.all if workers > 1 else cpus.server,
-                              workers, root)
-                for i, (root, workers) in enumerate(variants)]
-    roots = [f"{root}@{workers}" for root, workers in variants]
+    variants = [_variant("."), *map(_variant, args.variants)]
+    gateways = []
+    try:
+        for index, variant in enumerate(variants):
+            gateways.append(_start(index, variant, workdir, cpus))
+    except BaseException:
+        for gateway in gateways:
+            gateway.stop()
+        raise
+    roots = [f"{root.name}@{workers}:{','.join(sorted(options)) or 'defaults'}"
+             for root, workers, options in variants]
     rows = [(p, payload, c) for payload in args.payloads.split(",")
             for p in args.protocols.split(",") for c in args.connections]
     results: dict[tuple, list[list[dict]]] = {row: [[] for _ in roots] for row in rows}
@@ -69,6 +94,7 @@ def main() -> int:
     finally:
         for gateway in gateways:
             gateway.stop()
+        shutil.rmtree(workdir, ignore_errors=True)  # access logs of the runs: large
     print(f"| row | {' | '.join(str(r) for r in roots)} |")
     print("|---|" + "--:|" * len(roots))
     for row, per_root in results.items():

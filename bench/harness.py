@@ -5,11 +5,16 @@ Rules this module keeps:
    whole run; servers take turns per row (A B C A B C ...), and the whole
    matrix is repeated ``rounds`` times, so a slow minute of a shared machine
    lands on all servers rather than on one.
-2. Servers run on the server CPU(s), loads (wrk, the Python clients, the
-   idle-connection and memory drivers, this process) on the load CPU, so
-   client and server do not take turns on one core. The gateway with
-   ``--workers 2`` gets every CPU: its point is to use them.
-3. A server that fails to start or dies is reported, never silently dropped.
+2. Servers run as users run them: unpinned, free to use every CPU, the
+   gateway at its shipped defaults (access log on, stderr a pipe read by a
+   ``cat``, as journald reads a service's). Loads (wrk, the Python clients,
+   the idle-connection and memory drivers, this process) stay on the load
+   CPU. ``--pin-servers`` confines servers to the other CPU instead (the old
+   method; its figures are a second table, labelled so).
+3. One more gateway runs with ``access_log = false`` (the log's cost is a ratio
+   in the same run), and aria2 (C++, both protocols on one port) is the
+   native anchor for the small-call rows.
+4. A server that fails to start or dies is reported, never silently dropped.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import jsonrpclib
 import gateway
 from bench import idle, loads, memory, report
 from bench.payloads import PROTOCOLS
-from bench.servers import ROOT, ServerProcess, StartError, start_gateway, start_reference
+from bench.servers import (QUIET, ROOT, SHIPPED, ServerProcess, StartError, start_aria2,
+                           start_gateway, start_reference)
 from gateway.config import SCHEMA
 
 RESULTS = ROOT / "bench" / "results"
@@ -39,9 +45,9 @@ RESULTS = ROOT / "bench" / "results"
 @dataclass(frozen=True)
 class Plan:
     rounds: int = 3
-    seconds: float = 3.0
+    seconds: float = 2.0
     wrk_connections: tuple[int, ...] = (1, 16, 64)
-    python_threads: tuple[int, ...] = (1, 16)
+    python_threads: tuple[int, ...] = (1, 8, 32)
     large_payloads: tuple[str, ...] = ("struct1000", "array10000")
     large_connections: int = 4
     idle_connections: int = 1000
@@ -50,6 +56,8 @@ class Plan:
     rss_calls: int = 1_000_000
     workers: int = 2  # the second gateway's --workers; 0 or 1: not run
     warmup_seconds: float = 1.0
+    aria2: bool = True  # the native anchor (skipped, with a note, when aria2c is missing)
+    pin_servers: bool = False
 
 
 SMOKE = Plan(rounds=1, seconds=0.3, wrk_connections=(4,), python_threads=(2,),
@@ -75,22 +83,29 @@ def workloads(plan: Plan) -> list[Workload]:
 
 @dataclass
 class Placement:
-    server: set[int]
+    server: set[int]  # the CPU a pinned server gets
     load: set[int]
     all: set[int] = field(default_factory=set)
+    pin_servers: bool = False
 
     @classmethod
-    def detect(cls) -> "Placement":
+    def detect(cls, pin_servers: bool = False) -> "Placement":
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) < 2:
             return cls(set(), set(), set())
-        return cls({cpus[1]}, {cpus[0]}, set(cpus))
+        return cls({cpus[1]}, {cpus[0]}, set(cpus), pin_servers)
+
+    def for_server(self, workers: int = 1) -> set[int]:
+        """Unpinned: every CPU (this process's own pinning must not be inherited)."""
+        return self.server if self.pin_servers and workers == 1 else self.all
 
     def describe(self) -> str:
         if not self.server:
             return "none (one CPU available): clients and servers share it"
-        return (f"servers on CPU {_cpus(self.server)}, gateway workers=2 on CPUs "
-                f"{_cpus(self.all)}, loads (wrk, Python clients, harness) on CPU {_cpus(self.load)}")
+        servers = (f"servers pinned to CPU {_cpus(self.server)} (gateway workers=2: CPUs "
+                   f"{_cpus(self.all)})" if self.pin_servers else
+                   f"servers unpinned (CPUs {_cpus(self.all)})")
+        return f"{servers}; loads (wrk, Python clients, harness) on CPU {_cpus(self.load)}"
 
 
 def _cpus(cpus: set[int]) -> str:
@@ -106,16 +121,27 @@ def log(message: str) -> None:
 def start_servers(plan: Plan, workdir: Path, cpus: Placement, notes: list[str],
                   servers: list[ServerProcess]) -> None:
     """Start every server into ``servers`` (the caller stops them, even after a failure)."""
-    servers.append(start_gateway("gateway", workdir, cpus.server))
+    drain = cpus.load or None
+    servers.append(start_gateway("gateway", workdir, cpus.for_server(), 1, ROOT, SHIPPED,
+                                 drain))
+    servers.append(start_gateway("gateway-quiet", workdir, cpus.for_server(), 1, ROOT, QUIET,
+                                 drain))
     if plan.workers > 1:
         try:
-            servers.append(start_gateway("gateway-w2", workdir, cpus.all, plan.workers))
+            servers.append(start_gateway("gateway-w2", workdir, cpus.all, plan.workers, ROOT,
+                                         SHIPPED, drain))
         except StartError as error:
             notes.append(f"gateway --workers {plan.workers} did not start, so only workers=1 "
                          f"is measured: {error}")
             log(notes[-1])
     for kind in ("stdlib-shipped", "stdlib-tuned", "jsonrpclib-shipped", "jsonrpclib-tuned"):
-        servers.append(start_reference(kind, kind, workdir, cpus.server))
+        servers.append(start_reference(kind, kind, workdir, cpus.for_server()))
+    if plan.aria2:
+        if shutil.which("aria2c") is None:
+            notes.append("aria2c is not installed (Debian package aria2): no native anchor")
+            log(notes[-1])
+        else:
+            servers.append(start_aria2("aria2", workdir, cpus.for_server()))
     for server in servers:
         log(f"{server.name} ready on {server.address} (pid {server.process.pid}, "
             f"CPUs {_cpus(server.cpus) or 'any'})")
@@ -127,8 +153,8 @@ def warm_up(plan: Plan, servers: list[ServerProcess], workdir: Path, cpus: Place
         return
     for server in servers:
         for protocol in server.protocols:
-            loads.run_wrk(server.url(protocol), loads.wrk_env(protocol, "small", workdir), 4,
-                          plan.warmup_seconds, cpus.load)
+            loads.run_wrk(server.url(protocol), loads.wrk_env(protocol, server.small, workdir),
+                          4, plan.warmup_seconds, cpus.load)
 
 
 # -- measuring -------------------------------------------------------------------------
@@ -136,11 +162,12 @@ def warm_up(plan: Plan, servers: list[ServerProcess], workdir: Path, cpus: Place
 def run_cell(server: ServerProcess, work: Workload, plan: Plan, workdir: Path,
              cpus: Placement) -> dict:
     url = server.url(work.protocol)
+    payload = server.small if work.payload == "small" else work.payload
     if work.load == "wrk":
-        env = loads.wrk_env(work.protocol, work.payload, workdir)
+        env = loads.wrk_env(work.protocol, payload, workdir)
         load = lambda: loads.run_wrk(url, env, work.concurrency, plan.seconds, cpus.load)
     else:
-        load = lambda: loads.run_python(url, work.protocol, work.payload, work.concurrency,
+        load = lambda: loads.run_python(url, work.protocol, payload, work.concurrency,
                                         plan.seconds, cpus.load)
     if not server.alive():
         return {"error": f"server exited with status {server.process.returncode}"}
@@ -150,6 +177,20 @@ def run_cell(server: ServerProcess, work: Workload, plan: Plan, workdir: Path,
         return {"error": str(error)[:300]}
 
 
+def measured_on(server: ServerProcess, work: Workload) -> bool:
+    """Which servers take part in a row: every one whose figure a ratio or target uses.
+
+    aria2 (no add, no ping) and the log-off gateway (its point is the log's cost at small
+    calls) run the small wrk rows only; the shipped references skip the large payloads
+    (only the tuned ones are compared there). That keeps a full run within 15 minutes.
+    """
+    if work.protocol not in server.protocols:
+        return False
+    if server.role == "anchor" or server.name == "gateway-quiet":
+        return work.load == "wrk" and work.payload == "small"
+    return not (server.role == "shipped" and work.payload != "small")
+
+
 def run_matrix(plan: Plan, servers: list[ServerProcess], workdir: Path,
                cpus: Placement) -> list[dict]:
     cells = []
@@ -157,7 +198,7 @@ def run_matrix(plan: Plan, servers: list[ServerProcess], workdir: Path,
     for round_number in range(1, plan.rounds + 1):
         for work in rows:
             for server in servers:
-                if work.protocol not in server.protocols:
+                if not measured_on(server, work):
                     continue
                 result = run_cell(server, work, plan, workdir, cpus)
                 cell = {"round": round_number, **asdict(work), "server": server.name, **result}
@@ -178,16 +219,17 @@ def _cell_line(cell: dict) -> str:
 
 
 def thread_bound(workers: int) -> int:
-    """Configured thread bound: per process the two pools, the loop and the main thread."""
-    per_process = SCHEMA["server"]["xmlrpc_threads"][0] + SCHEMA["server"]["jsonrpc_threads"][0] + 2
+    """Configured thread bound: per process the two pools, the loop, the main thread and
+    the access log's writer."""
+    per_process = SCHEMA["server"]["xmlrpc_threads"][0] + SCHEMA["server"]["jsonrpc_threads"][0] + 3
     return workers * per_process + (2 if workers > 1 else 0)  # a master: main + one helper
 
 
 def run_idle(plan: Plan, servers: list[ServerProcess]) -> list[dict]:
     results = []
     for server in servers:
-        if server.role == "shipped":  # HTTP/1.0: nothing is kept alive
-            continue
+        if server.role in ("shipped", "anchor") or server.name == "gateway-quiet":
+            continue  # shipped: HTTP/1.0, nothing is kept alive; the others add nothing
         log(f"idle connections: {server.name}")
         try:
             entry = idle.run(server, plan.idle_connections, plan.idle_calls, plan.idle_timeout)
@@ -247,7 +289,7 @@ def execute(plan: Plan, out_dir: Path = RESULTS, note: str = "") -> tuple[dict, 
         raise SystemExit("bench: wrk is not installed (Debian package 'wrk'; tests/run.sh "
                          "installs it)")
     started = time.monotonic()
-    cpus = Placement.detect()
+    cpus = Placement.detect(plan.pin_servers)
     if cpus.load:
         os.sched_setaffinity(0, cpus.load)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -266,13 +308,32 @@ def execute(plan: Plan, out_dir: Path = RESULTS, note: str = "") -> tuple[dict, 
     finally:
         exits = {server.name: server.stop() for server in servers}
     meta.update(loadavg_after=_loadavg(), duration_s=time.monotonic() - started,
-                notes=notes, exit_status=exits)
+                notes=notes, exit_status=exits, access_lines=access_lines(servers))
     result = {"meta": meta, "cells": cells, "idle": idle_results, "memory": memory_result}
     result["summary"] = {" ".join(map(str, key)): value
                          for key, value in report.aggregate(cells).items()}
     result["targets"] = report.targets(report.aggregate(cells), idle_results, memory_result,
                                        max(1, len(cpus.all)))
     return result, write(result, out_dir, stamp)
+
+
+LOG_KEEP = 1 << 20  # bytes of a gateway's stderr kept after the run (its tail)
+
+
+def access_lines(servers: list[ServerProcess]) -> dict[str, int]:
+    """Access lines each stopped gateway wrote (one per call, warm-up and idle runs
+    included); its stderr is then cut to its tail (1M calls make ~150 MB of log)."""
+    counts = {}
+    for server in servers:
+        if server.role != "gateway" or not server.log_path.exists():
+            continue
+        counts[server.name] = server.log_lines()
+        if server.log_path.stat().st_size > 8 * LOG_KEEP:
+            with open(server.log_path, "rb") as handle:
+                handle.seek(-LOG_KEEP, os.SEEK_END)
+                tail = handle.read()
+            server.log_path.write_bytes(b"[cut: the run's tail]\n" + tail)
+    return counts
 
 
 def write(result: dict, out_dir: Path, stamp: str) -> Path:

@@ -102,6 +102,7 @@ def measure(server: ServerProcess, load: Callable[[], dict]) -> dict:
     The load's CPU is that of the reaped children of this process (wrk or the
     Python clients), which shares the machine with the servers.
     """
+    server.read_notifications()
     before, load_before = server.cpu_seconds(), _children_cpu()
     result = load()
     cpu, load_cpu = server.cpu_seconds() - before, _children_cpu() - load_before

@@ -3,7 +3,9 @@
 Each payload is one method call that every server under test answers the
 same way: ``add(2, 3)`` for small calls, ``ping`` of a 1,000-member struct
 and ``ping`` of a 10,000-int array for large ones (ping returns its argument,
-so the server parses and serialises the payload). ``check`` is a Lua pattern
+so the server parses and serialises the payload). aria2, the native anchor,
+has neither: its small call is ``aria2.getVersion`` (payload ``version``),
+whose answer is a struct naming the version. ``check`` is a Lua pattern
 a correct response body matches and ``refuse`` one it must not contain (a
 fault): wrk counts every response that fails them as an error, so a server
 that answers fast but wrongly does not score.
@@ -20,7 +22,7 @@ PROTOCOLS = ("xml", "json")
 CONTENT_TYPES = {"xml": "text/xml", "json": "application/json"}
 PATHS = {"xml": "/RPC2", "json": "/jsonrpc"}
 SMALL = "small"
-PAYLOADS = ("small", "struct1000", "array10000")
+PAYLOADS = ("small", "struct1000", "array10000", "version")
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,12 @@ class Call:
 
     method: str
     args: tuple
-    expected: Any  # what the Python client must get back
+    expected: Any  # what the Python client must get back (None: a struct with a version)
+
+    def accepts(self, answer: Any) -> bool:
+        if self.expected is None:
+            return isinstance(answer, dict) and "version" in answer
+        return answer == self.expected
 
     def body(self, protocol: str) -> bytes:
         if protocol == "xml":
@@ -39,6 +46,8 @@ class Call:
 
     def check(self, protocol: str) -> str:
         """A Lua pattern a correct response body matches."""
+        if self.method == "aria2.getVersion":
+            return "<name>version</name>" if protocol == "xml" else '"version":%s*"'
         if self.method == "add":
             return "<int>5</int>" if protocol == "xml" else '"result":%s*5%s*[,}]'
         if isinstance(self.expected, dict):
@@ -58,6 +67,8 @@ def call(payload: str) -> Call:
     if payload == "struct1000":
         struct = {f"k{i:04d}": i for i in range(1000)}
         return Call("ping", (struct,), struct)
+    if payload == "version":
+        return Call("aria2.getVersion", (), None)
     if payload == "array10000":
         array = list(range(10000))
         return Call("ping", (array,), array)

@@ -29,6 +29,7 @@ READY_TIMEOUT = 30.0
 
 GATEWAY_PATHS = {"xml": "/RPC2", "json": "/jsonrpc"}
 REFERENCE_PATHS = {"stdlib": {"xml": "/RPC2"}, "jsonrpclib": {"json": "/"}}
+ARIA2_PATHS = {"xml": "/rpc", "json": "/jsonrpc"}
 
 
 class StartError(RuntimeError):
@@ -40,14 +41,16 @@ class ServerProcess:
     """One running server: its name in the report, address, paths per protocol, process."""
 
     name: str
-    role: str  # "gateway", "shipped" or "tuned"
+    role: str  # "gateway", "shipped", "tuned" or "anchor" (aria2)
     paths: dict[str, str]
     process: subprocess.Popen
     address: str
     cpus: set[int]
     log_path: Path
     workers: int = 1
+    small: str = "small"  # its payload for the small-call rows (aria2: "version")
     notify: socket.socket | None = field(default=None, repr=False)
+    drain: subprocess.Popen | None = field(default=None, repr=False)  # reads stderr
 
     def url(self, protocol: str) -> str:
         return f"http://{self.address}{self.paths[protocol]}"
@@ -71,7 +74,20 @@ class ServerProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def read_notifications(self) -> None:
+        """Empty the notify socket: the gateway's STATUS updates (every 5 s) fill its queue
+        and then block the gateway's main thread, which would never see SIGTERM."""
+        if self.notify is None:
+            return
+        self.notify.setblocking(False)
+        try:
+            while self.notify.recv(65536):
+                pass
+        except OSError:
+            pass
+
     def stop(self, timeout: float = 15.0) -> int | None:
+        self.read_notifications()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -81,7 +97,14 @@ class ServerProcess:
                 self.process.wait(5)
         if self.notify is not None:
             self.notify.close()
+        if self.drain is not None:
+            self.drain.wait(15)
         return self.process.returncode
+
+    def log_lines(self, needle: str = "gateway.access: ") -> int:
+        """Lines of its stderr containing ``needle`` (after ``stop``: access lines written)."""
+        with open(self.log_path, "rb") as handle:
+            return sum(needle.encode() in line for line in handle)
 
 
 def pinned(cpus: set[int]):
@@ -92,37 +115,53 @@ def pinned(cpus: set[int]):
     return pin
 
 
-def start_gateway(name: str, workdir: Path, cpus: set[int], workers: int = 1,
-                  root: Path = ROOT) -> ServerProcess:
-    """``python -m gateway --bind 127.0.0.1:0`` with access logging off; ready on READY=1.
+SHIPPED = "# written by bench/: the shipped defaults (access log on)\n"
+QUIET = "# written by bench/: the shipped defaults, access log off\n[logging]\naccess_log = false\n"
 
-    ``root`` is the source tree the gateway is imported from (another checkout
-    with a patch applied, for bench/ab.py).
+
+def start_gateway(name: str, workdir: Path, cpus: set[int], workers: int | str = 1,
+                  root: Path = ROOT, settings: str = QUIET,
+                  drain_cpus: set[int] | None = None) -> ServerProcess:
+    """``python -m gateway --bind 127.0.0.1:0 --config FILE``; ready on READY=1.
+
+    ``settings`` is the config file's text (``SHIPPED``: built-in defaults, access
+    log on). ``root`` is the source tree the gateway is imported from (another
+    checkout with a patch applied, for bench/ab.py). Its stderr is a pipe, read by
+    ``cat`` into ``NAME.stderr.log`` on ``drain_cpus`` (default: the gateway's): a
+    pipe with a reader is what journald gives a service, and a blocked or
+    page-cache file would not cost the same.
     """
-    config = workdir / "gateway.toml"
-    config.write_text("# written by bench/: the gateway as deployed, minus access logging\n"
-                      "[logging]\naccess_log = false\nlevel = \"warning\"\n")
+    config = workdir / f"{name}.toml"
+    config.write_text(settings)
     notify_path = workdir / f"notify-{name}"
     notify_path.unlink(missing_ok=True)
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(notify_path))
     log_path = workdir / f"{name}.stderr.log"
     args = [sys.executable, "-m", "gateway", "--bind", "127.0.0.1:0", "--config", str(config)]
-    if workers != 1:
+    if str(workers) != "1":
         args += ["--workers", str(workers)]
     env = {**os.environ, "NOTIFY_SOCKET": str(notify_path), "PYTHONPATH": str(root)}
+    env.pop("JOURNAL_STREAM", None)
     with open(log_path, "w") as log:
-        process = subprocess.Popen(args, cwd=root, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=log,
-                                   preexec_fn=pinned(cpus))
+        drain = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=log,
+                                 preexec_fn=pinned(cpus if drain_cpus is None else drain_cpus))
+    process = subprocess.Popen(args, cwd=root, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=drain.stdin,
+                               preexec_fn=pinned(cpus))
+    drain.stdin.close()  # the gateway holds the pipe's only writer: cat ends when it exits
     try:
         address = _wait_ready_datagram(notify, process, log_path)
     except StartError:
         _kill(process)
+        drain.wait(5)
         notify.close()
         raise
-    return ServerProcess(name, "gateway", dict(GATEWAY_PATHS), process, address, cpus,
-                         log_path, workers, notify)
+    server = ServerProcess(name, "gateway", dict(GATEWAY_PATHS), process, address, cpus,
+                           log_path, os.cpu_count() or 1 if workers == "auto" else int(workers),
+                           notify=notify)
+    server.drain = drain
+    return server
 
 
 def start_reference(name: str, kind: str, workdir: Path, cpus: set[int]) -> ServerProcess:
@@ -141,6 +180,34 @@ def start_reference(name: str, kind: str, workdir: Path, cpus: set[int]) -> Serv
     family, role = kind.split("-")
     return ServerProcess(name, role, dict(REFERENCE_PATHS[family]), process, address, cpus,
                          log_path)
+
+
+def start_aria2(name: str, workdir: Path, cpus: set[int]) -> ServerProcess:
+    """aria2's RPC server (C++, XML-RPC on /rpc and JSON-RPC on /jsonrpc of one port).
+
+    It cannot bind port 0, so a free port is picked first; ready once it answers.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log_path = workdir / f"{name}.stderr.log"
+    args = ["aria2c", "--enable-rpc", f"--rpc-listen-port={port}", "--no-conf",
+            "--quiet=true", "--disable-ipv6=true", f"--dir={workdir}"]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   preexec_fn=pinned(cpus))
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                _kill(process)
+                raise StartError(f"aria2c did not listen on {port}: {_tail(log_path)}")
+            time.sleep(0.05)
+    return ServerProcess(name, "anchor", dict(ARIA2_PATHS), process, f"127.0.0.1:{port}",
+                         cpus, log_path, small="version")
 
 
 def _wait_ready_datagram(notify: socket.socket, process: subprocess.Popen,

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from gateway import faults
+from gateway import accesslog, faults
 from gateway.http import HTTPError, Request, decode_body
 from gateway.connection import Connection
 from gateway.loop import LoopStatus
@@ -22,7 +22,6 @@ from gateway.pools import Backend
 from gateway.reply import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, Reply, error_reply
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("gateway.access")
 
 FAILED_AUTH_DELAY = 0.5  # seconds before a 401: slows guessing, holds no thread
 
@@ -31,11 +30,8 @@ def record(request: Request, reply: Reply, seconds: float, metrics: Any) -> None
     """The access log line and the metrics of one answered request (one clock, one name)."""
     metrics.record(request.method, reply.protocol, reply.method, reply.outcome, reply.status,
                    seconds)
-    if access_log.isEnabledFor(logging.INFO):
-        access_log.info('%s "%s %s %s" %d %d %s %s %s %.1fms "%s"', request.client,
-                        request.method, request.path[:200], request.version, reply.status,
-                        len(reply.body), reply.protocol, reply.method, reply.outcome,
-                        seconds * 1000, request.headers.get("user-agent", "-")[:100])
+    accesslog.write(request, reply.status, len(reply.body), reply.protocol, reply.method,
+                    reply.outcome, seconds)
 
 
 def finish(request: Request, reply: Reply, status: LoopStatus, gzip_min_bytes: int) -> bytes:

@@ -2,7 +2,9 @@
 
 Under journald (``JOURNAL_STREAM`` names our stderr) each line starts with a
 ``<N>`` syslog priority and carries no timestamp, since journald adds one;
-elsewhere lines carry a timestamp and the level name.
+elsewhere lines carry a timestamp and the level name. Access lines take
+their own, cheaper path (gateway.accesslog) to the same stderr; this module's
+handler drains them before each line it writes, so the stream stays in order.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+
+from gateway import accesslog
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
              logging.CRITICAL: 2}
@@ -24,6 +28,15 @@ class JournalFormatter(logging.Formatter):
         return "\n".join(f"<{priority}>{line}" for line in text.splitlines())
 
 
+class OrderedStderrHandler(logging.StreamHandler):
+    """A stderr handler that first writes the access lines still pending, so that a
+    line logged after a call (such as "stopped after N calls") comes after its line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        accesslog.flush()
+        super().emit(record)
+
+
 def stderr_is_journal(environ: dict[str, str] | None = None) -> bool:
     stream = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
     try:
@@ -36,8 +49,10 @@ def stderr_is_journal(environ: dict[str, str] | None = None) -> bool:
 
 def configure(level: str, access_log: bool) -> None:
     """Install the one stderr handler; only ``__main__`` calls this."""
-    handler = logging.StreamHandler(sys.stderr)
-    if stderr_is_journal():
+    handler = OrderedStderrHandler(sys.stderr)
+    journal = stderr_is_journal()
+    accesslog.ACCESS_LOG.configure(sys.stderr.fileno(), journal)
+    if journal:
         handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
     else:
         handler.setFormatter(logging.Formatter(
@@ -51,4 +66,6 @@ def configure(level: str, access_log: bool) -> None:
 
 def apply_levels(level: str, access_log: bool) -> None:
     logging.getLogger().setLevel(level.upper())
-    logging.getLogger("gateway.access").disabled = not access_log
+    access = logging.getLogger("gateway.access")
+    access.disabled = not access_log
+    accesslog.ACCESS_LOG.enabled = access.isEnabledFor(logging.INFO)

@@ -14,6 +14,7 @@ from typing import Any
 import zmq
 
 from gateway.access import AccessPolicy
+from gateway.accesslog import escape
 
 log = logging.getLogger("gateway.zerorpc")
 access_log = logging.getLogger("gateway.access")
@@ -62,6 +63,7 @@ class Peers:
 
 def log_call(peer: str, method: str, outcome: str, size: int, seconds: float) -> None:
     """One access-log line, shaped like the HTTP ones, with protocol ``zerorpc``."""
-    if access_log.isEnabledFor(logging.INFO):
+    if access_log.isEnabledFor(logging.INFO):  # a peer's method name is escaped: one line
+        method = escape(method[:100])
         access_log.info('%s "CALL %s zerorpc/3" - %d zerorpc %s %s %.1fms "-"', peer,
-                        method[:100], size, method[:64], outcome, seconds * 1000)
+                        method, size, method[:64], outcome, seconds * 1000)

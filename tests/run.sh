@@ -12,7 +12,7 @@ DEBIAN_PACKAGES=(
   ruby ruby-xmlrpc php-cli php-xmlrpc nodejs npm
   chromium  # tests/test_browser.py: cross-site requests from a real browser (issue 9)
   libzmq3-dev g++ make  # zerorpc: zerorpc-node's zeromq addon is built against Debian's libzmq
-  aria2 supervisor  # tests/test_bridge_*.py: real upstreams to bridge (issue 14)
+  aria2 supervisor  # tests/test_bridge_*.py: real upstreams to bridge (issue 14); bench/: aria2 the native anchor
   # issue 12 clients (tests/interop): Java aXMLRPC, Go kolo/xmlrpc and mattn/go-xmlrpc,
   # C++ xmlrpc-c clientSimple, XmlRpc++ and libjson-rpc-cpp, Lua and Tcl
   default-jdk-headless libaxmlrpc-java golang-go golang-github-kolo-xmlrpc-dev golang-github-mattn-go-xmlrpc-dev

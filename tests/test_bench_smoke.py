@@ -16,7 +16,8 @@ from pathlib import Path
 from bench import loads, servers
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVERS = {"gateway", "stdlib-shipped", "stdlib-tuned", "jsonrpclib-shipped", "jsonrpclib-tuned"}
+SERVERS = {"gateway", "gateway-quiet", "stdlib-shipped", "stdlib-tuned", "jsonrpclib-shipped",
+           "jsonrpclib-tuned", "aria2"}
 
 
 def run_smoke(out: Path) -> tuple[subprocess.CompletedProcess, dict, str]:
@@ -45,6 +46,14 @@ def test_smoke_run_measures_every_server_and_writes_the_report(tmp_path):
         assert 0 < cell["p50_ms"] <= cell["p99_ms"], cell
         if cell["server"].startswith("gateway"):
             assert cell["errors"] == 0, cell  # every answer was checked by rpc.lua / pyload
+    aria2 = {(c["load"], c["protocol"], c["payload"]) for c in result["cells"]
+             if c["server"] == "aria2"}
+    assert aria2 == {("wrk", "xml", "small"), ("wrk", "json", "small")}  # the anchor's rows
+    # the shipped-defaults gateway logged its calls (one line each), the quiet one none
+    assert meta["access_lines"]["gateway"] >= sum(
+        c["calls"] for c in result["cells"] if c["server"] == "gateway")
+    assert meta["access_lines"]["gateway-quiet"] == 0
+    assert "unpinned" in meta["pinning"]
     loads_seen = {(c["load"], c["protocol"], c["payload"]) for c in result["cells"]}
     assert {("wrk", "xml", "small"), ("wrk", "json", "small"), ("python", "xml", "small"),
             ("python", "json", "small"), ("wrk", "xml", "struct1000")} <= loads_seen
@@ -58,7 +67,8 @@ def test_smoke_run_measures_every_server_and_writes_the_report(tmp_path):
 
     assert {t["met"] for t in result["targets"]} <= {True, False, None}
     for heading in ("## Calls per second", "## Latency and server CPU", "## Targets",
-                    "| load | protocol | payload | concurrency | gateway |"):
+                    "| load | protocol | payload | concurrency | gateway | log off |",
+                    "| target (issue 10) | measured | met |"):
         assert heading in markdown
     assert markdown.strip() in done.stdout
 

@@ -1,0 +1,177 @@
+"""The access log: one escaped line per call, written in batches off the request path.
+
+Why not ``logging``: a ``StreamHandler`` formats a LogRecord, takes its lock,
+writes and flushes for every line, on the thread that answers the call; that
+was 70-150 µs of a ~100 µs call. Here the calling thread only formats one
+string and appends it to a deque; a writer thread wakes when the first line of
+a batch arrives, waits ``INTERVAL`` for more, and writes the batch to stderr
+in as few ``write`` calls as fit in ``PIPE_BUF`` (so lines of several worker
+processes sharing one pipe never mix).
+
+Rules this module keeps:
+1. One call = one line: every client-controlled field (path, RPC method name,
+   User-Agent, ...) is escaped; control and other non-printable characters
+   appear as ``\\xNN`` (``\\uNNNN`` above 0xff), ``"`` and ``\\`` as ``\\"`` and
+   ``\\\\``, so no client can split a line, forge a journal entry or send
+   terminal escapes.
+2. Nothing is lost on a graceful stop: ``flush`` writes what is pending; the
+   stderr handler of gateway.logs calls it before each of its own lines (the
+   "stopped after N calls" line ends every run), and atexit calls it too.
+3. Memory is bounded: past ``MAX_PENDING`` lines (stderr not being read) the
+   calling thread writes the batch itself, which blocks as a plain write would.
+4. Until ``configure`` is called (the gateway embedded in another program,
+   or in-process tests), lines go to the ``gateway.access`` logger instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import select
+import threading
+import time
+
+INTERVAL = 0.01  # seconds a batch collects lines before it is written
+MAX_PENDING = 8192  # lines; past it the caller writes (back-pressure, bounded memory)
+CHUNK = 4096  # PIPE_BUF: a write this size to a pipe is never interleaved with another's
+_LOGGER = logging.getLogger("gateway.access")
+_FORMAT = '%s%s "%s %s %s" %d %d %s %s %s %.1fms "%s"\n'
+_SPECIAL = {'"': '\\"', "\\": "\\\\"}
+
+
+def escape(text: str) -> str:
+    """``text`` with nothing that can end a line or drive a terminal (rule 1)."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text  # the common case: one C-speed scan or three
+    out = []
+    for char in text:
+        if char in _SPECIAL:
+            out.append(_SPECIAL[char])
+        elif char.isprintable():
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+class AccessLog:
+    """The process's access log; ``write`` is called on worker and loop threads."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.fd: int | None = None  # None: not configured, lines go through logging
+        self.journal = False
+        self._second = self._millisecond = -1
+        self._stamp = self._text = ""
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        """Fresh state; also in a forked child, where the parent's thread does not exist."""
+        self._pending: collections.deque[str] = collections.deque()
+        self._wake = threading.Event()
+        self._write_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    def configure(self, fd: int, journal: bool) -> None:
+        self.fd, self.journal = fd, journal
+
+    def write(self, request, status: int, size: int, protocol: str, method: str,
+              outcome: str, seconds: float) -> None:
+        if not self.enabled:
+            return
+        if self.fd is None:
+            if _LOGGER.isEnabledFor(logging.INFO):
+                _LOGGER.info("%s", self.format(request, status, size, protocol, method,
+                                               outcome, seconds, prefix="")[:-1])
+            return
+        self._pending.append(self.format(request, status, size, protocol, method, outcome,
+                                         seconds, self._prefix()))
+        if len(self._pending) >= MAX_PENDING:
+            self.flush()
+        elif not self._wake.is_set():
+            if self._writer is None:
+                self._start_writer()
+            self._wake.set()
+
+    @staticmethod
+    def format(request, status: int, size: int, protocol: str, method: str, outcome: str,
+               seconds: float, prefix: str) -> str:
+        path, agent = request.path[:200], request.headers.get("user-agent", "-")[:100]
+        fields = path + method + outcome + agent
+        if not (fields.isprintable() and '"' not in fields and "\\" not in fields):
+            path, method, outcome, agent = map(escape, (path, method, outcome, agent))
+        return _FORMAT % (prefix, request.client, request.method, path, request.version,
+                          status, size, protocol, method, outcome, seconds * 1000, agent)
+
+    def _prefix(self) -> str:
+        """``<6>`` for journald (it adds the time), else the time as logging wrote it."""
+        if self.journal:
+            return "<6>gateway.access: "
+        now = time.time()
+        millisecond = int(now * 1000)
+        if millisecond != self._millisecond:  # built once a millisecond, not once a line
+            self._millisecond = millisecond
+            second = millisecond // 1000
+            if second != self._second:
+                self._second = second
+                self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            self._text = f"{self._stamp},{millisecond % 1000:03d} INFO gateway.access: "
+        return self._text
+
+    def _start_writer(self) -> None:
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run_writer, daemon=True,
+                                                name="access-log")
+                self._writer.start()
+
+    def _run_writer(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(INTERVAL)  # let the batch fill; a sleeping thread costs nothing
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every pending line now (rule 2); safe from any thread."""
+        if self.fd is None:
+            return
+        with self._write_lock:
+            pending = self._pending
+            lines = [pending.popleft() for _ in range(len(pending))]
+            if lines:
+                self._write_lines(lines)
+
+    def _write_lines(self, lines: list[str]) -> None:
+        """One encode for the batch, then writes of at most CHUNK bytes ending at a newline."""
+        data = "".join(lines).encode("utf-8", "backslashreplace")
+        start = 0
+        while len(data) - start > CHUNK:
+            end = data.rfind(b"\n", start, start + CHUNK) + 1
+            if end <= start:  # one line longer than CHUNK (cannot happen: fields are cut)
+                end = start + CHUNK
+            self._write_all(data[start:end])
+            start = end
+        self._write_all(data[start:])
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                try:
+                    view = view[os.write(self.fd, view):]
+                except BlockingIOError:  # an inherited non-blocking stderr that is full
+                    select.select([], [self.fd], [], 1.0)
+        except OSError:  # stderr closed or broken: nothing to tell it with
+            pass
+
+
+ACCESS_LOG = AccessLog()
+write = ACCESS_LOG.write
+flush = ACCESS_LOG.flush
+atexit.register(flush)
