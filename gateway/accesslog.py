@@ -82,12 +82,12 @@ class AccessLog:
 
     def write(self, request, status: int, size: int, protocol: str, method: str,
               outcome: str, seconds: float) -> None:
-        if not self.enabled:
-            return
-        if self.fd is None:
+        if self.fd is None:  # not configured (in-process use): logging decides, as it does
             if _LOGGER.isEnabledFor(logging.INFO):
                 _LOGGER.info("%s", self.format(request, status, size, protocol, method,
                                                outcome, seconds, prefix="")[:-1])
+            return
+        if not self.enabled:  # the configured fast path: apply_levels keeps this in step
             return
         self._pending.append(self.format(request, status, size, protocol, method, outcome,
                                          seconds, self._prefix()))
