@@ -34,12 +34,12 @@ from defusedxml.xmlrpc import DefusedExpatParser
 
 from gateway import faults
 from gateway.xmldates import parse_datetime
-from gateway.xmltree import read_tree
+from gateway.xmltree import APACHE_NAMESPACE, read_tree
 
-APACHE_NAMESPACE = "http://ws.apache.org/xmlrpc/namespaces/extensions"
 _APACHE_NAMESPACE_BYTES = APACHE_NAMESPACE.encode("ascii")
 _CONTAINERS = frozenset(("array", "struct"))
 _TREE_FROM_BYTES = 4096  # below this, building a tree costs more than it saves
+_MIN_BYTES_PER_ELEMENT = 8  # the densest XML-RPC: an array of <value/>
 _REFUSED = {  # Apache's extensions that carry Java objects or DOM trees, not data
     "serializable": "Apache's ex:serializable (a serialized Java object) is not accepted",
     "dom": "Apache's ex:dom (an XML DOM node) is not accepted",
@@ -175,38 +175,43 @@ def parse_call(body: bytes, max_depth: int) -> Call:
 
 def _read(body: bytes, max_depth: int) -> Call:
     """Refuse what defusedxml refuses, then read with the tree when that is safe and fast."""
-    apache = _APACHE_NAMESPACE_BYTES in body
-    if (apache or len(body) < _TREE_FROM_BYTES or b"\0" in body  # UTF-16/32: bytes unseen
-            or _may_nest_deeper(body, max_depth)):
-        return _read_events(body, max_depth, apache)
-    _refuse_what_defusedxml_refuses(body)
+    mentions_apache = _APACHE_NAMESPACE_BYTES in body
+    if (len(body) < _TREE_FROM_BYTES or b"\0" in body  # UTF-16/32: the byte checks see nothing
+            or _denser_than_xmlrpc(body) or _may_nest_deeper(body, max_depth)):
+        return _read_events(body, max_depth, mentions_apache)
+    root_attributes = _refuse_what_defusedxml_refuses(body)
+    apache = APACHE_NAMESPACE in root_attributes.values()  # where Apache's client declares it
+    if mentions_apache and not apache:
+        return _read_events(body, max_depth, True)  # declared deeper, or only quoted in a string
     call = read_tree(body, max_depth)
     if call is None:
-        return _read_events(body, max_depth, apache)
-    return Call(*call)
+        return _read_events(body, max_depth, mentions_apache)
+    return Call(*call, apache)
 
 
 class _RootReached(Exception):
-    """The prolog is over: no DTD can follow."""
+    """The prolog is over: no DTD can follow. Carries the root element's attributes."""
 
 
 def _stop_at_root(tag: str, attrs: dict) -> None:
-    raise _RootReached
+    raise _RootReached(attrs)
 
 
-def _refuse_what_defusedxml_refuses(body: bytes) -> None:
+def _refuse_what_defusedxml_refuses(body: bytes) -> dict[str, str]:
     """Run defusedxml's parser over the prolog: the only place a DTD can be.
 
     XML allows a document type declaration (and with it entity declarations)
     only before the root element, so when defusedxml's parser reaches the root
     start tag without refusing anything, the rest of the document cannot hold
-    a DTD or an entity, and the tree reader may parse it.
+    a DTD or an entity, and the tree reader may parse it. Returns the root
+    element's attributes (namespace declarations among them).
     """
     try:
         _expat(SimpleNamespace(start=_stop_at_root, end=None, data=None,
                                xml=lambda *declaration: None), body)
-    except _RootReached:
-        pass
+    except _RootReached as root:
+        return root.args[0]
+    return {}  # no root element: the tree reader finds nothing, the event reader says why
 
 
 def _read_events(body: bytes, max_depth: int, apache: bool) -> Call:
@@ -238,6 +243,18 @@ def _expat(target: SimpleNamespace, body: bytes) -> None:
         raise faults.InvalidParams("a value does not match its type tag") from None
     except (TypeError, OverflowError, ArithmeticError):
         raise faults.InvalidParams("a value does not match its type tag") from None
+
+
+def _denser_than_xmlrpc(body: bytes) -> bool:
+    """More elements per byte than XML-RPC writes (``<value/>``: 8 bytes each): junk.
+
+    The event reader refuses a body at its first element XML-RPC does not
+    define, the tree reader only after building the whole tree. Keeping the
+    tree reader to bodies of XML-RPC's density bounds what junk can cost it
+    to what a real call of the same size costs the event reader.
+    """
+    elements = body.count(b"<") - body.count(b"</")  # start and empty-element tags
+    return elements * _MIN_BYTES_PER_ELEMENT > len(body)
 
 
 _CONTAINER_TAG = re.compile(rb"<(/?)(?:array|struct)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime
-import math
+from math import isfinite
 import re
 import xmlrpc.client
 from decimal import Decimal
@@ -103,8 +103,11 @@ class _Writer:
             "use JSON-RPC for it", faults.INVALID_PARAMS)
 
     def array(self, values: list | tuple) -> None:
-        self.enter(values, "sequences")
-        write, dump, plain = self.write, self.dump, _NEEDS_WORK.search
+        key, open_ = id(values), self.open
+        if key in open_:
+            raise TypeError("cannot marshal recursive sequences")
+        open_.add(key)
+        write, plain = self.write, _NEEDS_WORK.search
         write("<value><array><data>\n")
         if len(values) > 8 and _all_plain_ints(values):
             # A list's repr writes every int in C: "[1, 2]" becomes the digits we need.
@@ -118,12 +121,15 @@ class _Writer:
                 elif kind is int and INT_MIN <= value <= INT_MAX:
                     write(f"<value><int>{value}</int></value>\n")
                 else:
-                    dump(value)
+                    self.dump(value)
         write("</data></array></value>\n")
-        self.open.discard(id(values))
+        open_.discard(key)
 
     def struct(self, members: dict) -> None:
-        self.enter(members, "dictionaries")
+        key, open_ = id(members), self.open
+        if key in open_:
+            raise TypeError("cannot marshal recursive dictionaries")
+        open_.add(key)
         write, plain = self.write, _NEEDS_WORK.search
         write("<value><struct>\n")
         for name, value in members.items():
@@ -135,17 +141,16 @@ class _Writer:
                 write(f"{head}<value><string>{value}</string></value>\n</member>\n")
             elif kind is int and INT_MIN <= value <= INT_MAX:
                 write(f"{head}<value><int>{value}</int></value>\n</member>\n")
+            elif kind is bool:
+                write(f"{head}<value><boolean>{int(value)}</boolean></value>\n</member>\n")
+            elif kind is float and isfinite(value):
+                write(f"{head}<value><double>{value!r}</double></value>\n</member>\n")
             else:
                 write(head)
                 self.dump(value)
                 write("</member>\n")
         write("</struct></value>\n")
-        self.open.discard(id(members))
-
-    def enter(self, container: Any, what: str) -> None:
-        if id(container) in self.open:
-            raise TypeError(f"cannot marshal recursive {what}")
-        self.open.add(id(container))
+        open_.discard(key)
 
     def other(self, value: Any) -> None:
         """The rarer types: base64, dateTime, Apache's bigdecimal, stdlib wrappers, objects."""
@@ -176,7 +181,7 @@ def _all_plain_ints(values: list | tuple) -> bool:
 
 
 def double(value: float) -> str:
-    if not math.isfinite(value):
+    if not isfinite(value):
         raise faults.RPCError("the result is not a finite number", faults.INVALID_PARAMS)
     return repr(value)
 

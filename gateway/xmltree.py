@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import binascii
 import xml.etree.ElementTree as ElementTree
+from decimal import Decimal
 from typing import Any, Callable
 
 from gateway.xmldates import parse_datetime
+
+APACHE_NAMESPACE = "http://ws.apache.org/xmlrpc/namespaces/extensions"  # its ex: types
 
 
 class Irregular(Exception):
@@ -72,11 +75,16 @@ def _struct(element: ElementTree.Element, room: int) -> dict:
 
 
 # Readers of the text of a type element without children. An empty <array/>
-# or <struct/> is an empty container, as for the stdlib.
+# or <struct/> is an empty container, as for the stdlib. ElementTree names
+# elements of Apache's extensions namespace "{namespace}local".
 _LEAVES: dict[str, Callable[[str], Any]] = {
     "int": int, "i4": int, "i8": int, "string": str, "double": float, "boolean": _boolean,
     "nil": _nil, "base64": lambda text: binascii.a2b_base64(text.encode("ascii")),
     "dateTime.iso8601": parse_datetime, "array": lambda text: [], "struct": lambda text: {},
+    **{f"{{{APACHE_NAMESPACE}}}{local}": reader for local, reader in (
+        ("i1", int), ("i2", int), ("i8", int), ("biginteger", int), ("float", float),
+        ("nil", _nil), ("bigdecimal", Decimal),
+        ("dateTime", lambda text: parse_datetime(text, "ex:dateTime")))},
 }
 
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway import faults
-from gateway.xmldecode import _read_events, parse_call
+from gateway.xmldecode import _denser_than_xmlrpc, _read_events, parse_call
 from gateway.xmlencode import dump_response
 from gateway.xmltree import read_tree
 
@@ -327,3 +327,40 @@ def test_a_large_list_of_structs_is_read_by_the_tree(monkeypatch):
                         lambda body, depth: calls.append(depth) or read_tree(body, depth))
     assert parse_call(body, 64).params == (rows,)
     assert calls == [64]
+
+
+@pytest.mark.parametrize("junk", ["<a/>" * 5000, "<a>" * 3000 + "</a>" * 3000],
+                         ids=["flat", "nested"])
+def test_junk_denser_than_xmlrpc_never_reaches_the_tree(junk, monkeypatch):
+    def no_tree(body, max_depth):
+        raise AssertionError("the tree reader was given junk")
+    monkeypatch.setattr("gateway.xmldecode.read_tree", no_tree)
+    with pytest.raises(faults.InvalidRequest, match="unknown value type <a>"):
+        parse_call(ping_call(junk), 64)
+    rows = [{"id": i, "v": None, "e": ""} for i in range(300)]
+    assert _denser_than_xmlrpc(call_body((rows, [None] * 500, [""] * 500))) is False
+
+
+APACHE_VALUES = ("<array><data><value><ex:i8>1099511627776</ex:i8></value><value><ex:nil/></value>"
+                 "<value><ex:i1>7</ex:i1></value><value><ex:float>1.5</ex:float></value>"
+                 "<value><ex:bigdecimal>1.10</ex:bigdecimal></value><value><ex:dateTime>"
+                 "1998-07-17T14:08:55.000+02:00</ex:dateTime></value></data></array>")
+
+
+def test_large_apache_calls_read_alike_by_both_readers():
+    body = ping_call(APACHE_VALUES, 5000, APACHE)
+    call = parse_call(body, 64)
+    assert call.apache and tuple(call) == tuple(_read_events(body, 64, True))
+    assert read_tree(body, 64) == tuple(call[:2])  # the tree reader reads the ex: types itself
+    ((big, nil, small, half, decimal, when),) = call.params
+    assert (big, nil, small, half, str(decimal)) == (2**40, None, 7, 1.5, "1.10")
+    assert when.tag == "ex:dateTime" and when.utcoffset() == datetime.timedelta(hours=2)
+    with pytest.raises(faults.InvalidRequest, match="serializable"):
+        parse_call(ping_call("<ex:serializable>rO0=</ex:serializable>", 5000, APACHE), 64)
+
+
+def test_an_apache_declaration_below_the_root_is_noticed_too():
+    value = f"<array{APACHE}><data><value><ex:i8>5</ex:i8></value></data></array>"
+    for padding in (0, 5000):
+        call = parse_call(ping_call(value, padding), 64)
+        assert call.apache and call.params == ([5],)
