@@ -101,6 +101,7 @@ class _Reader:
     def end_value(self, text: str) -> None:
         if self.in_value:
             self.push(text)
+        self.in_value = False  # else the next <member>, or the enclosing </value>, misreads
 
     def end_boolean(self, text: str) -> None:
         try:
