@@ -52,7 +52,7 @@ def call(request: Request, backend: Backend, max_decompressed_bytes: int) -> Rep
     """POST of an XML-RPC or JSON-RPC body to the backend's protocol server."""
     body = decode_body(request.body, request.headers.get("content-encoding", ""),
                        max_decompressed_bytes)
-    payload, method, outcome = backend.server.dispatch(body)
+    payload, method, outcome = backend.server.answer_body(body)
     if payload is None:
         # Nothing to answer (notifications only): an empty 200, the one answer every
         # tested client takes. jsonrpclib and libjson-rpc-cpp raise on any other

@@ -138,7 +138,11 @@ def _valid_id(rpcid: Any) -> bool:
 
 
 class JSONRPCServer(PooledJSONRPCServer):
-    """The pooled JSON-RPC server: jsonrpclib's pool, no socket of its own."""
+    """The pooled JSON-RPC server: jsonrpclib's pool, no socket of its own.
+
+    jsonrpclib's request handlers never run here, so neither does its
+    ``_marshaled_dispatch``: the gateway's worker job calls ``answer_body``.
+    """
 
     def __init__(self, instance: Any, threads: int, max_depth: int = 64,
                  max_calls: int = 100) -> None:
@@ -157,12 +161,7 @@ class JSONRPCServer(PooledJSONRPCServer):
     def submit(self, job: Any) -> None:
         self.request_pool.enqueue(memory.Once(job))  # the pool's idle threads keep their last
 
-    def _marshaled_dispatch(self, data: bytes, dispatch_method: Any = None,
-                            path: Any = None) -> bytes | None:
-        """jsonrpclib's entry point: body in, response body (None: nothing to send) out."""
-        return self.dispatch(data)[0]
-
-    def dispatch(self, data: bytes) -> tuple[bytes | None, str, str]:
+    def answer_body(self, data: bytes) -> tuple[bytes | None, str, str]:
         """Return (response body or None for 204, method, outcome) for the access log."""
         try:
             request = parse_body(data, self.max_depth)

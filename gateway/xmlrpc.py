@@ -27,7 +27,11 @@ __all__ = ["XMLRPCServer", "dump_fault", "dump_response", "parse_call"]
 
 
 class XMLRPCServer(WorkerPoolMixIn, xmlrpc.server.SimpleXMLRPCServer):
-    """The threaded XML-RPC server: a bounded worker pool, no socket of its own."""
+    """The threaded XML-RPC server: a bounded worker pool, no socket of its own.
+
+    The stdlib's request handlers never run here, so neither does its
+    ``_marshaled_dispatch``: the gateway's worker job calls ``answer_body``.
+    """
 
     def __init__(self, instance: Any, threads: int, max_depth: int = 64) -> None:
         xmlrpc.server.SimpleXMLRPCServer.__init__(
@@ -38,12 +42,7 @@ class XMLRPCServer(WorkerPoolMixIn, xmlrpc.server.SimpleXMLRPCServer):
         self.max_depth = max_depth
         self.start_workers(threads, name="xmlrpc")
 
-    def _marshaled_dispatch(self, data: bytes, dispatch_method: Any = None,
-                            path: Any = None) -> bytes:
-        """The stdlib's entry point: body in, response body out."""
-        return self.dispatch(data)[0]
-
-    def dispatch(self, data: bytes) -> tuple[bytes, str, str]:
+    def answer_body(self, data: bytes) -> tuple[bytes, str, str]:
         """Return (response body, method name, outcome) for the access log.
 
         The body is a result or a fault, never an exception.

@@ -9,7 +9,7 @@ import pytest
 
 from gateway import GatewayServer
 from tests.support.gateways import config_of
-from tests.support.processes import Daemon
+from tests.support.processes import Daemon, stop_all
 
 
 @pytest.fixture(autouse=True)
@@ -78,8 +78,4 @@ def daemon(tmp_path):
         return process
 
     yield start
-    for process in started:
-        try:
-            process.stop()
-        except AssertionError:
-            pass
+    stop_all(process.stop for process in started)

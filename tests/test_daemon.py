@@ -16,6 +16,7 @@ Rules checked:
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import os
@@ -32,6 +33,8 @@ from pathlib import Path
 
 import jsonrpclib
 import pytest
+
+from tests.support.processes import stop_all
 
 ROOT = Path(__file__).resolve().parents[1]
 NESTED = [[[1]]]  # depth 3: accepted by default, refused when limits.max_depth = 2
@@ -214,11 +217,7 @@ def spawn():
         return process
 
     yield start
-    for process in started:
-        try:
-            stop_process(process)
-        except AssertionError:
-            pass
+    stop_all(functools.partial(stop_process, process) for process in started)
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +40,14 @@ class Daemon:
             [sys.executable, "-m", "gateway", *args], cwd=ROOT, env=full_env,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
             preexec_fn=preexec_fn)
-        ready = self.wait_for("READY=1")
+        try:
+            ready = self.wait_for("READY=1")
+        except AssertionError:  # no fixture holds it yet: it must not outlive the test
+            self.process.kill()
+            self.process.wait(5)
+            self.notify.close()
+            self._stderr.close()
+            raise
         status = [line for line in ready.splitlines() if line.startswith("STATUS=")][0]
         first = status.split("listening on ", 1)[1].split(";")[0].split(", ")[0]
         self.address = first
@@ -83,7 +92,8 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
-            raise AssertionError("the daemon did not stop within the timeout")
+            raise AssertionError(f"the daemon (pid {self.process.pid}) did not stop within "
+                                 f"{timeout} s of SIGTERM; killed")
         finally:
             self._drain_notifications()
             self.notify.close()
@@ -97,3 +107,19 @@ class Daemon:
                 self.messages.append(self.notify.recv(65536).decode())
         except (BlockingIOError, OSError):
             pass
+
+
+def stop_all(stops: Iterable[Callable[[], object]]) -> None:
+    """Fixture teardown: run every stop, then fail the test if any process would not stop.
+
+    A stop that times out has killed its process and raised AssertionError; the rest
+    are still stopped first, so nothing is left running, and the test fails with why.
+    """
+    stuck = []
+    for stop in stops:
+        try:
+            stop()
+        except AssertionError as error:
+            stuck.append(str(error))
+    if stuck:
+        pytest.fail("processes that did not stop: " + "; ".join(stuck))
