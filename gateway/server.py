@@ -21,7 +21,6 @@ from gateway.jsonrpc import JSONRPCServer
 from gateway.listeners import describe, open_listener
 from gateway.loop import ConnectionLoop, Limits, LoopStatus
 from gateway.methods import MethodTable
-from gateway import openrpc
 from gateway.metrics import Metrics
 from gateway.pools import Backend
 from gateway.reply import JSON_CONTENT_TYPE, XML_CONTENT_TYPE
@@ -158,6 +157,7 @@ class GatewayServer:
             backend.capacity = backend_capacity(config, backend.name)
         apply_max_int_bits(self.table.services, config.limits.max_int_bits)
         refresh_upstreams(self.table)  # upstreams' method lists are re-read on SIGHUP
+        self.metrics.methods = frozenset(self.table.names())  # their new methods get labels
         self.router.reconfigure(Settings(config), *access_from(config))
         self.metrics.configure(config.metrics.allow_networks)
         self.loop.tls = server_context(config.tls.certfile, config.tls.keyfile)

@@ -118,17 +118,20 @@ class Replies:
 
     def _end(self, channel: Channel, outcome: str) -> None:
         """Forget the channel, free its stream, and count and log the call once."""
-        if channel.stream is not None:
-            outcome = f"{outcome} {channel.items} items"
+        logged = outcome if channel.stream is None else f"{outcome} {channel.items} items"
         self.channels.close(channel)
         self._close_stream(channel)
         self.served += 1
         seconds = time.monotonic() - channel.started
-        self._record(channel, outcome, channel.sent, seconds)
+        self._record(channel, outcome, channel.sent, seconds, logged)
 
-    def _record(self, channel: Channel, outcome: str, size: int, seconds: float) -> None:
-        """One access-log line and the metrics of a finished call (one clock, one name)."""
-        log_call(channel.peer, channel.method, outcome, size, seconds)
+    def _record(self, channel: Channel, outcome: str, size: int, seconds: float,
+                logged: str | None = None) -> None:
+        """One access-log line and the metrics of a finished call (one clock, one name).
+
+        The log may say more (a stream's item count) than a metric label may carry.
+        """
+        log_call(channel.peer, channel.method, logged or outcome, size, seconds)
         if self.metrics is not None:
             self.metrics.call("zerorpc", channel.method, outcome, seconds)
 

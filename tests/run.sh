@@ -61,10 +61,16 @@ fi
 # cannot work offline; install without scripts and build the addon against Debian's libzmq.
 zerorpc_node=tests/interop/zerorpc-node
 if [ -f "$zerorpc_node/package.json" ] && [ ! -f "$zerorpc_node/node_modules/zeromq/build/Release/zmq.node" ]; then
-  node_gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
-  [ -f /usr/include/node/node.h ] || as_root apt-get -o DPkg::Lock::Timeout=900 install -y -qq libnode-dev >/dev/null
+  # Debian's npm has node-gyp as its own package (/usr/bin/node-gyp); other npm builds bundle it.
+  if command -v node-gyp >/dev/null; then
+    node_gyp=(node-gyp)
+  else
+    node_gyp=(node "$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js")
+  fi
+  [ -f /usr/include/node/node.h ] || as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends libnode-dev >/dev/null
   (cd "$zerorpc_node" && npm install --ignore-scripts --no-audit --no-fund --silent &&
-    cd node_modules/zeromq && npm_config_zmq_external=true node "$node_gyp" rebuild \
+    cd node_modules/zeromq && npm_config_zmq_external=true "${node_gyp[@]}" rebuild \
       --zmq_external=true --nodedir=/usr --loglevel=error >/dev/null)
 fi
 
