@@ -10,8 +10,9 @@ Signal handlers only set flags; the main thread acts on them.
 from __future__ import annotations
 
 import logging
+import os
+import select
 import signal
-import threading
 import time
 from typing import Callable
 
@@ -33,17 +34,37 @@ class Supervisor:
         self.reread = reread
         self.notify = notify
         self.watchdog = watchdog if watchdog is not None else systemd.watchdog_interval()
-        self.wakeup = threading.Event()
+        # Handlers set a flag and write a byte here; an Event would deadlock: Event.set in
+        # a handler waits for the lock the interrupted Event.wait of the main thread holds.
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
         self.stop_requested = False
         self.reload_requested = False
 
     def _on_stop(self, signum: int, frame: object) -> None:
         self.stop_requested = True
-        self.wakeup.set()
+        self._wake()
 
     def _on_reload(self, signum: int, frame: object) -> None:
         self.reload_requested = True
-        self.wakeup.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:  # the pipe is full: the main thread is about to wake anyway
+            pass
+
+    def _sleep(self, timeout: float) -> None:
+        """Until a signal arrived or ``timeout`` passed; takes no lock a handler could need."""
+        ready, _, _ = select.select([self._wake_r], [], [], timeout)
+        if ready:
+            try:
+                while os.read(self._wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_stop)
@@ -61,8 +82,7 @@ class Supervisor:
         self.notify(f"READY=1\nSTATUS={self._status()}")
         watchdog = self.watchdog
         while not self.stop_requested:
-            self.wakeup.wait(min(watchdog or 5.0, 5.0))
-            self.wakeup.clear()
+            self._sleep(min(watchdog or 5.0, 5.0))
             if not thread.is_alive():
                 log.error("the connection loop stopped unexpectedly")
                 return 1
@@ -80,6 +100,8 @@ class Supervisor:
         if trimmer is not None:
             trimmer.stop()
         server.server_close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
         log.info("stopped after %d calls", server.router.calls)
         return 0 if finished else 1
 

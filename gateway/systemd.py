@@ -21,10 +21,14 @@ def notify(state: str, environ: dict[str, str] | None = None) -> bool:
         address = "\0" + address[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # A manager that stops reading must not stall the main thread (and with it
+            # SIGTERM): a STATUS= line is dropped at once when the queue is full, a state
+            # change (READY, STOPPING, RELOADING, WATCHDOG) waits at most 2 s.
+            sock.settimeout(0.0 if state.startswith("STATUS=") else 2.0)
             sock.connect(address)
             sock.sendall(state.encode("utf-8"))
         return True
-    except OSError:
+    except OSError:  # also socket.timeout and BlockingIOError
         return False
 
 
