@@ -162,7 +162,7 @@ class JSONRPCServer(PooledJSONRPCServer):
         self.request_pool.enqueue(memory.Once(job))  # the pool's idle threads keep their last
 
     def answer_body(self, data: bytes) -> tuple[bytes | None, str, str]:
-        """Return (response body or None for 204, method, outcome) for the access log."""
+        """Return (response body, or None when only notifications came, method, outcome)."""
         try:
             request = parse_body(data, self.max_depth)
         except faults.RPCError as error:
