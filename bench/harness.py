@@ -219,9 +219,9 @@ def _cell_line(cell: dict) -> str:
 
 
 def thread_bound(workers: int) -> int:
-    """Configured thread bound: per process the two pools, the loop, the main thread, the
-    access log's writer, the metrics sampler and the memory trimmer."""
-    per_process = SCHEMA["server"]["xmlrpc_threads"][0] + SCHEMA["server"]["jsonrpc_threads"][0] + 5
+    """Configured thread bound: per process the two pools, the loop and its standby, the main
+    thread, the access log's writer, the metrics sampler and the memory trimmer."""
+    per_process = SCHEMA["server"]["xmlrpc_threads"][0] + SCHEMA["server"]["jsonrpc_threads"][0] + 6
     return workers * per_process + (2 if workers > 1 else 0)  # a master: main + one helper
 
 

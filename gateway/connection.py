@@ -2,15 +2,18 @@
 
 Two calls are for any thread: ``reply`` and ``reply_later`` hand an answer to
 the connection loop, which owns everything else here. The socket operations
-below never block (the socket is non-blocking) and are called only by the loop
-thread; each returns what happened instead of raising, so the loop's state
-machine reads as a list of cases.
+below never block (the socket is non-blocking) and are called by the thread
+that owns the connection: the loop thread, except while a worker holds the
+connection's request (``BUSY``), when the worker may write its own answer
+(``write_own_answer``). Each returns what happened instead of raising, so the
+loop's state machine reads as a list of cases.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
+import threading
 from typing import Any
 
 from gateway.http import RequestReader
@@ -29,7 +32,7 @@ class Connection:
     draining), plus ``HANDSHAKE`` for TLS and ``CLOSED``."""
 
     __slots__ = ("_post", "sock", "fd", "client", "reader", "state", "deadline", "out", "keep",
-                 "held")
+                 "held", "_owned")
 
     def __init__(self, post: Any, sock: socket.socket, client: str, reader: RequestReader,
                  state: str, deadline: float) -> None:
@@ -43,16 +46,51 @@ class Connection:
         self.out: memoryview | None = None  # the answer being written
         self.keep = False  # keep the connection open once ``out`` is written
         self.held = 0  # bytes of the answer counted in LoopStatus.unsent until it is out
+        self._owned = threading.Lock()  # a worker's own write against the loop's close
 
     # -- any thread ----------------------------------------------------------------
 
-    def reply(self, data: bytes, keep_alive: bool) -> None:
-        """Hand the answer to the loop, which writes it."""
-        self._post(self, data, keep_alive, 0.0)
+    def reply(self, data: bytes, keep_alive: bool, write_here: bool = False) -> None:
+        """Hand the answer to the loop, which writes it; ``write_here``: a worker whose
+        pool is otherwise idle may write it itself (``write_own_answer``)."""
+        self._post(self, data, keep_alive, 0.0, write_here)
 
     def reply_later(self, data: bytes, delay: float) -> None:
         """Answer after ``delay`` seconds, then close; the pause holds no thread."""
-        self._post(self, data, False, delay)
+        self._post(self, data, False, delay, False)
+
+    # -- the worker holding the request ------------------------------------------------
+
+    def write_own_answer(self, data: bytes, idle_deadline: float, epoll: Any,
+                         events: int) -> bytes | None:
+        """Write the answer from the worker's thread; what the loop must still write.
+
+        The common case, a small answer the socket takes whole with no pipelined
+        request behind it, then needs no hand-off at all: the connection goes back to
+        ``READING`` and epoll is re-armed here, so the loop wakes only for the next
+        request. Anything else (a partial write, pipelined bytes) is handed back. The
+        lock makes this and ``close_socket`` exclusive, so the loop can still close a
+        busy connection at the drain deadline without the fd being reused under us.
+        """
+        with self._owned:
+            if self.state is not BUSY:
+                return None  # closed meanwhile: nobody is waiting for it
+            if self.reader.pending:
+                return data
+            try:
+                sent = self.sock.send(data)
+            except WOULD_BLOCK:
+                return data
+            except OSError:
+                return data  # the loop sees the failure again and closes
+            if sent < len(data):
+                return data[sent:]
+            self.deadline, self.state = idle_deadline, READING
+            try:
+                epoll.modify(self.fd, events)
+            except (OSError, ValueError):  # the loop has ended
+                pass
+            return None
 
     # -- the loop thread only -------------------------------------------------------
 
@@ -141,8 +179,9 @@ class Connection:
             return False
 
     def close_socket(self) -> None:
-        self.state, self.out, self.held = CLOSED, None, 0
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        with self._owned:
+            self.state, self.out, self.held = CLOSED, None, 0
+            try:
+                self.sock.close()
+            except OSError:
+                pass

@@ -68,6 +68,11 @@ class Handoff:
         """Answers are queued or delayed: ``take`` has something to look at."""
         return bool(self._inbox or self._later)
 
+    @property
+    def has_posts(self) -> bool:
+        """Answers posted and not yet taken (the loop's own posts wake nobody)."""
+        return bool(self._inbox)
+
     def next_due(self) -> float:
         """When the next delayed answer is due (monotonic clock); inf if none is."""
         return self._later[0][0] if self._later else math.inf

@@ -1,9 +1,14 @@
-"""The connection loop: one thread owns every socket, epoll and connection buffer.
+"""The connection loop: one thread at a time owns every socket, epoll and connection buffer.
 
-Thread-ownership rule: only the loop thread touches epoll, a connection's
-socket or its buffers. A worker that has computed an answer hands it over with
-one call, ``conn.reply(data, keep_alive)``; the loop wakes (an eventfd) and
-writes it without blocking. So:
+Thread-ownership rule: only the loop's thread (the *leader*, see
+``gateway.leadership``) touches epoll, the connection table or a connection in
+``READING``, ``WRITING`` or ``CLOSING``. A connection in ``BUSY`` belongs to
+the thread answering its request, which hands the answer back with one call,
+``conn.reply(data, keep_alive)``: the loop writes it (woken by an eventfd), or
+the answering thread writes it itself with one non-blocking send when that
+takes it whole (``Connection.write_own_answer``). Lone calls run on the
+leader's own thread, at the end of a loop iteration; a standby thread takes
+the loop over if one runs long. So:
 1. The loop never blocks on a peer. A client that sends nothing, trickles
    bytes or never reads its answer costs its buffers, never a thread.
 2. A worker thread is taken only by a complete request (head and body read,
@@ -19,7 +24,6 @@ writes it without blocking. So:
    requests already being received finish (answered with Connection: close)
    until the drain deadline.
 """
-
 from __future__ import annotations
 
 import logging
@@ -36,6 +40,7 @@ from gateway.connection import (BUSY, CLOSING, DONE, HANDSHAKE, PLAINTEXT, READI
                                 WANT_READ, WANT_WRITE, WRITING, Connection)
 from gateway.handoff import Handoff
 from gateway.http import CONTINUE, HTTPError, Request, RequestReader
+from gateway.leadership import Leadership
 from gateway.reply import plain_error
 
 log = logging.getLogger(__name__)
@@ -100,32 +105,54 @@ class ConnectionLoop:
         self._handoff = Handoff(self._epoll)
         self.heartbeat = time.monotonic()  # the watchdog pings only while this moves
         self._drain_deadline = 0.0
+        self._next_sweep = 0.0
+        self._lead = Leadership(self._on_lead)  # replaced by serve_forever's thread
         self._stopped = threading.Event()
         self._stopped.set()
 
     # -- running --------------------------------------------------------------
 
     def serve_forever(self) -> None:
-        self._handoff.owner = threading.get_ident()
+        """Lead the loop from this thread, with a standby beside it, until it has ended."""
         self._stopped.clear()
-        next_sweep = time.monotonic() + _SWEEP_INTERVAL
+        self._lead = Leadership(self._on_lead)
+        self._lead.serve(self._iterate_while_leading, self._end)
+
+    def _on_lead(self, me: int) -> None:
+        self._handoff.owner = me  # the leader's own posts need no wake-up
+
+    def _iterate_while_leading(self, me: int) -> bool:
+        """Run the loop while this thread leads; True once it has ended (stopped, drained)."""
+        lead = self._lead
         try:
             while not (self.status.stopping and self._drained()):
                 for fd, events in self._epoll.poll(self._poll_timeout()):
                     self._on_event(fd, events)
                 now = self.heartbeat = time.monotonic()
                 self._acceptor.tick(now)
-                if now >= next_sweep:
+                if now >= self._next_sweep:
                     self._sweep(now)
-                    next_sweep = now + _SWEEP_INTERVAL
-                self._write_answers(now)
-        finally:
-            for conn in list(self._conns.values()):
-                self.close(conn)
-            self._acceptor.close()
-            self._epoll.close()
-            self._handoff.close()
-            self._stopped.set()
+                    self._next_sweep = now + _SWEEP_INTERVAL
+                if self.status.stopping:
+                    lead.submit_all()
+                elif not lead.run_ready(me):
+                    return False  # the standby leads now; this thread stands by
+                self._write_answers(time.monotonic())
+        except Exception:  # a bug: the loop ends cleanly rather than leaving sockets open
+            log.exception("connection loop failed")
+        return True
+
+    def _end(self) -> None:
+        for conn in list(self._conns.values()):
+            self.close(conn)
+        self._acceptor.close()
+        self._epoll.close()
+        self._handoff.close()
+        self._stopped.set()
+
+    def offer(self, job, submit) -> None:
+        """Run a call's job: on the loop's thread when a standby is free, else ``submit``."""
+        self._lead.offer(job, submit)
 
     def stop(self, drain_timeout: float) -> None:
         """Stop accepting and drain; returns at once (``wait`` for the end)."""
@@ -168,6 +195,8 @@ class ConnectionLoop:
         return not self._conns
 
     def _poll_timeout(self) -> float:
+        if self._lead.has_ready or self._handoff.has_posts:
+            return 0.0
         first = min(self._handoff.next_due(), self._acceptor.resume_at)
         if first == math.inf:
             return _SWEEP_INTERVAL
@@ -189,7 +218,7 @@ class ConnectionLoop:
                 sock.close()
                 return
             state = HANDSHAKE
-        conn = Connection(self._handoff.post, sock, client, RequestReader(self.limits), state,
+        conn = Connection(self._post, sock, client, RequestReader(self.limits), state,
                           time.monotonic() + self.limits.header_timeout)
         self._conns[conn.fd] = conn
         self.status.connections = len(self._conns)
@@ -264,6 +293,17 @@ class ConnectionLoop:
                 self.close(conn)
 
     # -- answers handed back ------------------------------------------------------
+
+    def _post(self, conn: Connection, data: bytes, keep: bool, delay: float,
+              write_here: bool) -> None:
+        """``Connection.reply``: a worker writes a kept-alive answer itself when asked to."""
+        if write_here and keep and not self.status.stopping:
+            rest = conn.write_own_answer(data, time.monotonic() + self.limits.idle_timeout,
+                                         self._epoll, _READ)
+            if rest is None:
+                return
+            data = rest
+        self._handoff.post(conn, data, keep, delay)
 
     def _write_answers(self, now: float) -> None:
         if not self._handoff.waiting:

@@ -111,6 +111,9 @@ class Router:
         self.front_door = FrontDoor(table, metrics)
         self.others: list[Any] = []  # other fronts (zerorpc), with .served and .in_flight
         self.answerer = Answerer(settings, auth, status, metrics)
+        # How a queued call runs: the connection loop's ``offer`` once wired (inline on
+        # the loop's thread when that is safe), else straight to the pool.
+        self.run: Callable[[Callable[[], None], Callable], None] = lambda job, submit: submit(job)
         self.reconfigure(settings, policy, auth)
 
     def reconfigure(self, settings: Any, policy: AccessPolicy, auth: Authenticator) -> None:
@@ -189,7 +192,7 @@ class Router:
             self._refuse(conn, HTTPError(503, f"all {backend.name} workers are busy",
                                          {"Retry-After": "1"}), request)
             return
-        backend.server.submit(lambda: self.answerer.answer(conn, request, backend, job))
+        self.run(lambda: self.answerer.answer(conn, request, backend, job), backend.server.submit)
 
     def _answer_scrape(self, conn: Connection, request: Request) -> None:
         """GET /metrics on the loop thread, like /healthz: 404 when metrics are off."""

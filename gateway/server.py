@@ -117,6 +117,7 @@ class GatewayServer:
             listeners, limits_from(config), self.router, self.router.status,
             tls=server_context(config.tls.certfile, config.tls.keyfile),
             accept_batch=1 if config.server.workers > 1 else 64)
+        self.router.run = self.loop.offer
         self.zerorpc = _zerorpc_front(config, self.table, self.metrics) if serve_zerorpc else None
         if self.zerorpc is not None:
             self.router.others.append(self.zerorpc)  # counted in /healthz

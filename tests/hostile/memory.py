@@ -28,7 +28,7 @@ class MemoryConnection:
     def __init__(self) -> None:
         self.answers: queue.SimpleQueue[tuple[bytes, bool]] = queue.SimpleQueue()
 
-    def reply(self, data: bytes, keep_alive: bool) -> None:
+    def reply(self, data: bytes, keep_alive: bool, write_here: bool = False) -> None:
         self.answers.put((data, keep_alive))
 
     def reply_later(self, data: bytes, delay: float) -> None:

@@ -115,3 +115,18 @@ class Hostile:
     def shout(self, text: "str") -> "str":
         """Return <b>text</b> & "quotes" <img src=x onerror=alert(1)>."""
         return f"<b>{text}</b>"
+
+
+class Threads:
+    """Which thread answers a call: the connection loop's (run inline) or a pool's."""
+
+    def name(self) -> str:
+        """Return the answering thread's name."""
+        return threading.current_thread().name
+
+    def spin(self, seconds: float) -> int:
+        """Compute without sleeping for ``seconds`` (at most 5): the GIL held throughout."""
+        end, rounds = time.monotonic() + min(float(seconds), 5.0), 0
+        while time.monotonic() < end:
+            rounds += 1
+        return rounds
