@@ -24,6 +24,7 @@ the loop over if one runs long. So:
    requests already being received finish (answered with Connection: close)
    until the drain deadline.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,7 +34,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 from gateway.accepting import Acceptor, send_and_close
 from gateway.connection import (BUSY, CLOSING, DONE, HANDSHAKE, PLAINTEXT, READING,
@@ -150,7 +151,7 @@ class ConnectionLoop:
         self._handoff.close()
         self._stopped.set()
 
-    def offer(self, job, submit) -> None:
+    def offer(self, job: Callable[[], None], submit: Callable[[Callable[[], None]], None]) -> None:
         """Run a call's job: on the loop's thread when a standby is free, else ``submit``."""
         self._lead.offer(job, submit)
 
