@@ -8,11 +8,23 @@ Label values are bounded: only registered methods get their own ``method``
 label; anything a client invents is counted as ``unknown`` (and a JSON-RPC
 batch as ``batch``), so a client cannot create series.
 
+Two halves, so that counting costs a call as little as it can:
+- the hot path counts into a ``Tally`` (gateway/tally.py): plain numbers under
+  one lock, 0.6 µs a call, where a prometheus_client observation costs 0.7 µs
+  in one process and 2 µs with workers (a memory-mapped file write per value);
+- ``publish`` copies what changed into prometheus_client's metric objects,
+  which keep the output names, types and formats, and the multiprocess files.
+  A scrape (and the front page) publishes this process's figures first.
+
 With ``workers = N`` the master creates one directory per start
-(``shared_directory``); every worker writes its figures there through
-prometheus_client's multiprocess mode, and whichever worker answers a scrape
-reads them all, so the figures are the whole gateway's. The directory is
-removed when the master stops.
+(``shared_directory``); every worker's prometheus_client values are files
+there (its multiprocess mode), written by its publisher thread once every
+``PUBLISH_EVERY`` second, before the worker answers a scrape, and at a
+graceful stop (``close``). Whichever worker answers a scrape reads all the
+files (``MultiProcessCollector``): its own figures are the latest, the other
+workers' at most a second old. A worker that died keeps its counts (its files
+stay; a SIGKILL loses what it counted since its last publish) but not its
+gauges. The directory is removed when the master stops.
 """
 
 from __future__ import annotations

@@ -25,44 +25,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.auth import hash_secret
-
-
-def get(url: str, path: str, headers: dict[str, str] | None = None):
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=15)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response, response.read()
-    finally:
-        conn.close()
-
-
-def scrape(url: str) -> dict[tuple[str, tuple], float]:
-    """{(sample name, sorted labels): value} from the text format."""
-    status, _, body = get(url, "/metrics")
-    assert status == 200, body
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(body.decode())
-            for s in family.samples}
-
-
-def value(samples: dict, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def settled(url: str, name: str, expected: float, **labels: str) -> dict:
-    """A scrape once ``name{labels}`` reached ``expected``.
-
-    A call is counted just after its answer is sent (with the duration the access log
-    line gives), so a client can scrape before its own last call is counted.
-    """
-    samples = scrape(url)
-    deadline = time.monotonic() + 10
-    while value(samples, name, **labels) != expected and time.monotonic() < deadline:
-        time.sleep(0.02)
-        samples = scrape(url)
-    return samples
+from tests.support.scrape import get, scrape, settled, value, wait_until
 
 
 def url_of(server) -> str:
@@ -274,56 +237,6 @@ def test_reloads_are_counted_with_their_outcome(daemon, tmp_path):
     process.signal(signal.SIGHUP)
     wait_until(lambda: value(scrape(process.url), "rpc_gateway_reloads_total",
                              outcome="failed") == 1)
-    assert process.stop() == 0
-
-
-def wait_until(check, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
-
-
-def test_with_workers_every_scrape_shows_the_whole_gateway(daemon, tmp_path):
-    runtime = tmp_path / "run"
-    runtime.mkdir()
-    process = daemon("--workers", "2", "--service", "tests.support.services:Counting",
-                     env={"RUNTIME_DIRECTORY": str(runtime)})
-    answered_by = set()
-    for _ in range(40):  # a new connection each: the kernel spreads them over both workers
-        answered_by.add(xmlrpc.client.ServerProxy(process.url).whoami())
-    assert len(answered_by) == 2, "both workers should have answered calls"
-    assert len(list(runtime.iterdir())) == 1  # one directory for this start
-    settled(process.url, "rpc_gateway_calls_total", 40, protocol="xmlrpc", method="whoami")
-    totals = set()
-    for _ in range(10):
-        totals.add(value(scrape(process.url), "rpc_gateway_calls_total", protocol="xmlrpc",
-                         method="whoami"))
-    assert totals == {40.0}
-    process.signal(signal.SIGHUP)
-    wait_until(lambda: value(scrape(process.url), "rpc_gateway_reloads_total", outcome="ok") == 1)
-    time.sleep(0.5)  # the workers' own re-reads are not counted again
-    assert value(scrape(process.url), "rpc_gateway_reloads_total", outcome="ok") == 1
-    assert process.stop() == 0
-    assert list(runtime.iterdir()) == []  # removed on stop
-
-
-def test_a_replaced_worker_keeps_its_counts_but_not_its_gauges(daemon):
-    process = daemon("--workers", "2", "--service", "tests.support.services:Counting")
-    whoami = lambda: xmlrpc.client.ServerProxy(process.url).whoami()  # noqa: E731
-    for _ in range(30):
-        whoami()
-    host, port = process.address.rsplit(":", 1)
-    held = http.client.HTTPConnection(host, int(port), timeout=10)  # kept open, then killed
-    held.request("POST", "/RPC2", xmlrpc.client.dumps((), "whoami"), {"Content-Type": "text/xml"})
-    victim = xmlrpc.client.loads(held.getresponse().read())[0][0]
-    wait_until(lambda: value(scrape(process.url), "rpc_gateway_open_connections") >= 2)
-    os.kill(victim, signal.SIGKILL)
-    held.close()
-    wait_until(lambda: len({whoami() for _ in range(10)} - {victim}) == 2)
-    wait_until(lambda: value(scrape(process.url), "rpc_gateway_open_connections") == 1)
-    samples = scrape(process.url)
-    assert value(samples, "rpc_gateway_calls_total", protocol="xmlrpc", method="whoami") >= 31
     assert process.stop() == 0
 
 
