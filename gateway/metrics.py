@@ -47,6 +47,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from gateway import __version__
 from gateway.access import AccessPolicy
 from gateway.http import HTTPError
+from gateway.outcomes import Outcomes
 from gateway.reply import Reply
 from gateway.tally import Tally
 
@@ -119,15 +120,21 @@ class Metrics:
     # -- the hot path ---------------------------------------------------------------------
 
     def record(self, http_method: str, protocol: str, method: str, outcome: str, status: int,
-               seconds: float) -> None:
-        """One finished HTTP request, as its access log line sees it."""
+               seconds: float, calls: Outcomes | None = None) -> None:
+        """One finished HTTP request, as its access log line sees it; a batch's or a
+        multicall's ``calls`` each count under their own method, with its duration."""
         if not self.enabled:
             return
         if status >= 400:
             self._count_status(status)
         if method != "-" or outcome.startswith(("fault ", "error ")):  # not a page or a probe
             # GET /?a=1&b=2 and GET /jsonrpc?method=... are the "http" protocol's calls.
-            self.call(protocol if http_method == "POST" else "http", method, outcome, seconds)
+            protocol = protocol if http_method == "POST" else "http"
+            if not calls:  # None for one call; () for an empty multicall: the request counts
+                self.call(protocol, method, outcome, seconds)
+                return
+            for name, result in calls:  # answered together: each took the request's time
+                self.call(protocol, name, result, seconds)
 
     def call(self, protocol: str, method: str, outcome: str, seconds: float) -> None:
         """One answered call, from any front ("zerorpc" too); outcome "ok", "fault N"..."""

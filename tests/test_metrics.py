@@ -96,22 +96,43 @@ def test_a_body_that_does_not_parse_is_an_unknown_call_with_its_error_code(url):
     assert value(samples, "rpc_gateway_calls_total", protocol="jsonrpc", method="unknown") == 1
 
 
-def test_a_batch_and_a_multicall_count_as_one_call_each(url):
-    batch = b'[{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]},' \
-            b'{"jsonrpc":"2.0","id":2,"method":"made_up","params":[]}]'
+def post_json(url: str, body: bytes) -> int:
     host, port = url.removeprefix("http://").rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=15)
-    conn.request("POST", "/jsonrpc", batch, {"Content-Type": "application/json"})
-    assert conn.getresponse().status == 200
-    conn.close()
+    try:
+        conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def test_the_calls_in_a_batch_and_a_multicall_count_under_their_own_methods(url):
+    assert post_json(url, b'[{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]},'
+                          b'{"jsonrpc":"2.0","method":"add","params":[3,4]},'  # notification
+                          b'{"jsonrpc":"2.0","id":2,"method":"made_up","params":[]},'
+                          b'{"jsonrpc":"2.0","id":3,"method":"divide","params":[1,0]}]') == 200
+    assert post_json(url, b'{"jsonrpc":"2.0","id":4,"method":"system.multicall","params":'
+                          b'[[{"methodName":"add","params":[1,2]}]]}') == 200
+    assert post_json(url, b"[]") == 200  # refused whole (-32600): one "batch" call
     multicall = xmlrpc.client.MultiCall(xmlrpc.client.ServerProxy(url))
     multicall.add(1, 2)
-    assert tuple(multicall()) == (3,)
-    samples = settled(url, "rpc_gateway_calls_total", 1, protocol="xmlrpc",
-                      method="system.multicall")
-    assert value(samples, "rpc_gateway_calls_total", protocol="jsonrpc", method="batch") == 1
-    assert value(samples, "rpc_gateway_calls_total", protocol="xmlrpc",
-                 method="system.multicall") == 1
+    multicall.divide(1, 0)
+    multicall.made_up()
+    results = multicall()
+    assert results[0] == 3
+    samples = settled(url, "rpc_gateway_calls_total", 1, protocol="xmlrpc", method="unknown")
+    calls = {(dict(labels)["method"], dict(labels)["protocol"]): n
+             for (name, labels), n in samples.items() if name == "rpc_gateway_calls_total" and n}
+    assert calls == {("add", "jsonrpc"): 3, ("unknown", "jsonrpc"): 1, ("divide", "jsonrpc"): 1,
+                     ("batch", "jsonrpc"): 1, ("add", "xmlrpc"): 1, ("divide", "xmlrpc"): 1,
+                     ("unknown", "xmlrpc"): 1}, calls
+    errors = {(dict(labels)["method"], dict(labels)["protocol"], dict(labels)["code"]): n
+              for (name, labels), n in samples.items() if name == "rpc_gateway_call_errors_total"}
+    assert errors == {("unknown", "jsonrpc", "-32601"): 1, ("divide", "jsonrpc", "-32000"): 1,
+                      ("batch", "jsonrpc", "-32600"): 1, ("divide", "xmlrpc", "-32000"): 1,
+                      ("unknown", "xmlrpc", "-32601"): 1}, errors
     assert not [k for k in samples if "made_up" in str(k) or "batch[" in str(k)]
 
 
