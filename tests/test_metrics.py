@@ -25,12 +25,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.auth import hash_secret
-from tests.support.scrape import get, scrape, settled, value, wait_until
-
-
-def url_of(server) -> str:
-    host, port = server.server_address[:2]
-    return f"http://{host}:{port}"
+from tests.support.scrape import get, scrape, settled, url_of, value, wait_until
 
 
 def make_some_calls(url: str) -> None:

@@ -8,6 +8,12 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 
+def url_of(server) -> str:
+    """The base URL of an in-process GatewayServer."""
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}"
+
+
 def get(url: str, path: str, headers: dict[str, str] | None = None):
     host, port = url.removeprefix("http://").rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=15)
