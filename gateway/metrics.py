@@ -6,7 +6,9 @@ access log line) and read by ``GET /metrics``, the front page and nothing else.
 
 Label values are bounded: only registered methods get their own ``method``
 label; anything a client invents is counted as ``unknown`` (and a JSON-RPC
-batch as ``batch``), so a client cannot create series.
+batch refused whole as ``batch``), so a client cannot create series. The calls
+inside a batch or a system.multicall count each under its own method: the
+protocol servers hand them back (gateway/outcomes.py) beside the request's.
 
 Two halves, so that counting costs a call as little as it can:
 - the hot path counts into a ``Tally`` (gateway/tally.py): plain numbers under
