@@ -150,7 +150,7 @@ class Metrics:
     def label(self, method: str) -> str:
         if method in self.methods:
             return method
-        return "batch" if method.startswith("batch") else "unknown"
+        return "batch" if method == "batch" else "unknown"  # "batch": refused whole
 
     def _count_status(self, status: int) -> None:
         self.tally.count(("http_errors", str(status)))

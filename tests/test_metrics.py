@@ -111,6 +111,7 @@ def test_the_calls_in_a_batch_and_a_multicall_count_under_their_own_methods(url)
     assert post_json(url, b'{"jsonrpc":"2.0","id":4,"method":"system.multicall","params":'
                           b'[[{"methodName":"add","params":[1,2]}]]}') == 200
     assert post_json(url, b"[]") == 200  # refused whole (-32600): one "batch" call
+    assert post_json(url, b'{"jsonrpc":"2.0","id":5,"method":"batch[2]"}') == 200  # a name
     multicall = xmlrpc.client.MultiCall(xmlrpc.client.ServerProxy(url))
     multicall.add(1, 2)
     multicall.divide(1, 0)
@@ -120,12 +121,12 @@ def test_the_calls_in_a_batch_and_a_multicall_count_under_their_own_methods(url)
     samples = settled(url, "rpc_gateway_calls_total", 1, protocol="xmlrpc", method="unknown")
     calls = {(dict(labels)["method"], dict(labels)["protocol"]): n
              for (name, labels), n in samples.items() if name == "rpc_gateway_calls_total" and n}
-    assert calls == {("add", "jsonrpc"): 3, ("unknown", "jsonrpc"): 1, ("divide", "jsonrpc"): 1,
+    assert calls == {("add", "jsonrpc"): 3, ("unknown", "jsonrpc"): 2, ("divide", "jsonrpc"): 1,
                      ("batch", "jsonrpc"): 1, ("add", "xmlrpc"): 1, ("divide", "xmlrpc"): 1,
                      ("unknown", "xmlrpc"): 1}, calls
     errors = {(dict(labels)["method"], dict(labels)["protocol"], dict(labels)["code"]): n
               for (name, labels), n in samples.items() if name == "rpc_gateway_call_errors_total"}
-    assert errors == {("unknown", "jsonrpc", "-32601"): 1, ("divide", "jsonrpc", "-32000"): 1,
+    assert errors == {("unknown", "jsonrpc", "-32601"): 2, ("divide", "jsonrpc", "-32000"): 1,
                       ("batch", "jsonrpc", "-32600"): 1, ("divide", "xmlrpc", "-32000"): 1,
                       ("unknown", "xmlrpc", "-32601"): 1}, errors
     assert not [k for k in samples if "made_up" in str(k) or "batch[" in str(k)]
