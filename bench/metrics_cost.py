@@ -2,11 +2,12 @@
 
 ``python -m bench.metrics_cost [--rounds 5] [--seconds 3] [--connections 16]``
 
-1. timeit of one ``Metrics.record`` (the one call per finished request) with
-   prometheus_client in one process, in multiprocess mode (``workers > 1``), with
-   metrics off, and of a small hand-written registry doing the same counting
-   (a dict of counters and a bisect into the buckets, under a lock): the figure
-   the issue asks for before choosing prometheus_client.
+1. timeit of one ``Metrics.record`` (the one call per finished request) in one
+   process and in multiprocess mode (``workers > 1``, its publisher thread
+   running), of the prometheus_client observation it used to be (in both modes),
+   of a small hand-written registry doing the same counting (a dict of counters
+   and a bisect into the buckets, under a lock), with metrics off, and of one
+   publish (what a worker's thread does once a second).
 2. wrk at 16 connections against the same build with ``metrics.enabled`` true
    and false (``RPC_GATEWAY_METRICS_ENABLED``), one worker and two, A B A B ...
    (B A every other round) so the machine's noise lands on both, with fresh
@@ -53,17 +54,19 @@ class HandWritten:
 
 
 def per_observation() -> dict[str, float]:
-    """Microseconds per recorded call, best of 5 timeit runs."""
+    """Microseconds per recorded call, best of 5 timeit runs: the shipped path (the tally,
+    published later) in one process and with workers, the prometheus_client values it
+    replaced on the hot path, a hand-written baseline, and metrics off."""
     from gateway import metrics
-
-    def best(statement) -> float:
-        return min(timeit.repeat(statement, number=NUMBER, repeat=5)) / NUMBER * 1e6
 
     names = ["add", "divide"]
     results = {}
     one = metrics.Metrics(names, lambda: (0, 0))
-    results["prometheus_client, one process"] = best(
+    results["Metrics.record, one process"] = best(
         lambda: one.record("POST", "xmlrpc", "add", "ok", 200, 0.0003))
+    direct = one.latency.labels("xmlrpc", "add")
+    results["prometheus_client observe, one process (the old hot path)"] = best(
+        lambda: direct.observe(0.0003))
     off = metrics.Metrics(names, lambda: (0, 0), enabled=False)
     results["metrics off"] = best(lambda: off.record("POST", "xmlrpc", "add", "ok", 200, 0.0003))
     hand = HandWritten(metrics.BUCKETS)
@@ -72,13 +75,36 @@ def per_observation() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as shared:
         os.environ[metrics.SHARED_ENV] = shared
         try:
-            many = metrics.Metrics(names, lambda: (0, 0))
-            results["prometheus_client, multiprocess (workers > 1)"] = best(
+            many = metrics.Metrics(names, lambda: (0, 0))  # its publisher thread runs meanwhile
+            results["Metrics.record, workers > 1 (publisher running)"] = best(
                 lambda: many.record("POST", "xmlrpc", "add", "ok", 200, 0.0003))
+            direct = many.latency.labels("xmlrpc", "add")
+            results["prometheus_client observe, multiprocess (the old hot path)"] = best(
+                lambda: direct.observe(0.0003))
+            results["one publish of 40 changed series, workers > 1 (once a second)"] = (
+                publish_cost(many))
+            many.close()
         finally:
             del os.environ[metrics.SHARED_ENV]
             metrics.values.ValueClass = value_class  # this process serves in one-process mode next
     return results
+
+
+def best(statement, number: int = NUMBER) -> float:
+    return min(timeit.repeat(statement, number=number, repeat=5)) / number * 1e6
+
+
+def publish_cost(many) -> float:
+    """A publish when 40 series (20 methods, 2 protocols) all moved since the last one."""
+    many.methods = frozenset(f"m{i}" for i in range(20))
+    keys = [(protocol, method) for protocol in ("xmlrpc", "jsonrpc") for method in many.methods]
+
+    def round_trip() -> None:
+        for key in keys:
+            many.tally.observe(key, 0.0003)
+        many.publish()
+
+    return best(round_trip, 200)
 
 
 def calls_per_second(rounds: int, seconds: float, connections: int) -> dict[tuple, list]:

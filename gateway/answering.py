@@ -29,7 +29,7 @@ FAILED_AUTH_DELAY = 0.5  # seconds before a 401: slows guessing, holds no thread
 def record(request: Request, reply: Reply, seconds: float, metrics: Any) -> None:
     """The access log line and the metrics of one answered request (one clock, one name)."""
     metrics.record(request.method, reply.protocol, reply.method, reply.outcome, reply.status,
-                   seconds)
+                   seconds, reply.calls)
     accesslog.write(request, reply.status, len(reply.body), reply.protocol, reply.method,
                     reply.outcome, seconds)
 
@@ -52,13 +52,15 @@ def call(request: Request, backend: Backend, max_decompressed_bytes: int) -> Rep
     """POST of an XML-RPC or JSON-RPC body to the backend's protocol server."""
     body = decode_body(request.body, request.headers.get("content-encoding", ""),
                        max_decompressed_bytes)
-    payload, method, outcome = backend.server.answer_body(body)
+    payload, method, outcome, *calls = backend.server.answer_body(body)  # calls: batches
     if payload is None:
         # Nothing to answer (notifications only): an empty 200, the one answer every
         # tested client takes. jsonrpclib and libjson-rpc-cpp raise on any other
         # status, 204 included; jayson, JSON::RPC::Legacy and curl take either.
-        return Reply(200, b"", JSON_CONTENT_TYPE, method=method, outcome=outcome)
-    return Reply(200, payload, backend.content_type, method=method, outcome=outcome)
+        return Reply(200, b"", JSON_CONTENT_TYPE, method=method, outcome=outcome,
+                     calls=calls[0] if calls else None)
+    return Reply(200, payload, backend.content_type, method=method, outcome=outcome,
+                 calls=calls[0] if calls else None)
 
 
 class Answerer:

@@ -27,6 +27,7 @@ import jsonrpclib.threadpool
 from jsonrpclib.SimpleJSONRPCServer import PooledJSONRPCServer
 
 from gateway import faults, jsonclass, memory
+from gateway.outcomes import Answer, jsonrpc_outcome, multicall_outcomes
 
 V10, V11, V20 = "1.0", "1.1", "2.0"
 
@@ -161,8 +162,9 @@ class JSONRPCServer(PooledJSONRPCServer):
     def submit(self, job: Any) -> None:
         self.request_pool.enqueue(memory.Once(job))  # the pool's idle threads keep their last
 
-    def answer_body(self, data: bytes) -> tuple[bytes | None, str, str]:
-        """Return (response body, or None when only notifications came, method, outcome)."""
+    def answer_body(self, data: bytes) -> Answer:
+        """Return (response body, or None when only notifications came, method, outcome),
+        and for a batch or a system.multicall each call's (method, outcome)."""
         try:
             request = parse_body(data, self.max_depth)
         except faults.RPCError as error:
@@ -176,6 +178,9 @@ class JSONRPCServer(PooledJSONRPCServer):
             if answer is None:
                 return None, label, "notification"
             error = answer.get("error")
+            if label == "system.multicall" and not error:  # its calls, for the metrics
+                return (self._encode_reply(answer), label, "ok",
+                        multicall_outcomes(request.get("params"), answer.get("result")))
             return self._encode_reply(answer), label, f"error {error['code']}" if error else "ok"
         if not request:
             return encode(reply(V20, None, error=(faults.INVALID_REQUEST, "empty batch"))), \
@@ -184,17 +189,19 @@ class JSONRPCServer(PooledJSONRPCServer):
             return encode(reply(V20, None, error=(
                 faults.INVALID_REQUEST, f"at most {self.max_calls} calls per batch"))), \
                 "batch", "error -32600"
-        answers = [a for a in (self._one(call, hinted) for call in request) if a is not None]
+        answered = [(call, self._one(call, hinted)) for call in request]
+        answers = [answer for _, answer in answered if answer is not None]
+        calls = tuple(jsonrpc_outcome(call, answer) for call, answer in answered)
         label = f"batch[{len(request)}]"
         if not answers:
-            return None, label, "notification"
+            return None, label, "notification", calls
         try:
             payload = encode(answers)
         except (TypeError, ValueError):
             payload = None
         if payload is None or jsonclass.may_hold(payload):  # one by one: each checked
             payload = b"[" + b",".join(self._encode_reply(a) for a in answers) + b"]"
-        return payload, label, "ok"
+        return payload, label, "ok", calls
 
     def call_from_query(self, method: str, params: Any, rpcid: Any) -> bytes:
         """``GET /jsonrpc?method=add&params=[1,2]&id=1``: answered as JSON-RPC 2.0."""

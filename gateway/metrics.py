@@ -6,24 +6,38 @@ access log line) and read by ``GET /metrics``, the front page and nothing else.
 
 Label values are bounded: only registered methods get their own ``method``
 label; anything a client invents is counted as ``unknown`` (and a JSON-RPC
-batch as ``batch``), so a client cannot create series.
+batch refused whole as ``batch``), so a client cannot create series. The calls
+inside a batch or a system.multicall count each under its own method: the
+protocol servers hand them back (gateway/outcomes.py) beside the request's.
+
+Two halves, so that counting costs a call as little as it can:
+- the hot path counts into a ``Tally`` (gateway/tally.py): plain numbers under
+  one lock, 0.6 µs a call, where a prometheus_client observation costs 0.7 µs
+  in one process and 2 µs with workers (a memory-mapped file write per value);
+- ``publish`` copies what changed into prometheus_client's metric objects,
+  which keep the output names, types and formats, and the multiprocess files.
+  A scrape (and the front page) publishes this process's figures first.
 
 With ``workers = N`` the master creates one directory per start
-(``shared_directory``); every worker writes its figures there through
-prometheus_client's multiprocess mode, and whichever worker answers a scrape
-reads them all, so the figures are the whole gateway's. The directory is
-removed when the master stops.
+(``shared_directory``); every worker's prometheus_client values are files
+there (its multiprocess mode), written by its publisher thread once every
+``PUBLISH_EVERY`` second, before the worker answers a scrape, and at a
+graceful stop (``close``). Whichever worker answers a scrape reads all the
+files (``MultiProcessCollector``): its own figures are the latest, the other
+workers' at most a second old. A worker that died keeps its counts (its files
+stay; a SIGKILL loses what it counted since its last publish) but not its
+gauges. The directory is removed when the master stops.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import platform
 import shutil
 import tempfile
 import threading
-import time
 from typing import Any, Callable, Iterable, Iterator
 
 from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram,
@@ -35,14 +49,18 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from gateway import __version__
 from gateway.access import AccessPolicy
 from gateway.http import HTTPError
+from gateway.outcomes import Outcomes
 from gateway.reply import Reply
+from gateway.tally import Tally
+
+log = logging.getLogger(__name__)
 
 SHARED_ENV = "PROMETHEUS_MULTIPROC_DIR"  # the variable prometheus_client's own docs name
 PROTOCOLS = ("xmlrpc", "jsonrpc", "http")
 # Calls take tens of microseconds to a few seconds: the default buckets start at 5 ms.
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
            0.5, 1.0, 2.5, 5.0, 10.0)
-SAMPLE_EVERY = 1.0  # seconds between a worker's in-flight/connection samples
+PUBLISH_EVERY = 1.0  # seconds between a worker's publishes (figures and gauges)
 _owner_pid: int | None = None  # the prefork master's pid, inherited by its workers
 _reloads: Counter | None = None
 disable_created_metrics()  # *_created series double the output; multiprocess mode has none
@@ -63,13 +81,18 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._define(self.registry if not self.shared else None)
         self.registry.register(_ReloadCollector())
-        self._series: dict[tuple[str, str], Any] = {}  # (protocol, method) -> histogram
-        for protocol in ("xmlrpc", "jsonrpc"):
+        self.tally = Tally(BUCKETS)
+        for protocol in ("xmlrpc", "jsonrpc"):  # every registered method's series, at 0
             for method in self.methods:
-                self._series_for(protocol, method)
+                self.tally.rows[(protocol, method)] = self.tally.empty_row()
+        self._publishing = threading.Lock()
+        self._stopping = threading.Event()
+        self._publisher: threading.Thread | None = None
+        self.publish()
         if self.shared:
-            threading.Thread(target=self._sample_forever, name="metrics-sampler",
-                             daemon=True).start()
+            self._publisher = threading.Thread(target=self._publish_forever,
+                                               name="metrics-publisher", daemon=True)
+            self._publisher.start()
 
     def _define(self, registry: CollectorRegistry | None) -> None:
         labels = ("protocol", "method")
@@ -99,41 +122,72 @@ class Metrics:
     # -- the hot path ---------------------------------------------------------------------
 
     def record(self, http_method: str, protocol: str, method: str, outcome: str, status: int,
-               seconds: float) -> None:
-        """One finished HTTP request, as its access log line sees it."""
+               seconds: float, calls: Outcomes | None = None) -> None:
+        """One finished HTTP request, as its access log line sees it; a batch's or a
+        multicall's ``calls`` each count under their own method, with its duration."""
         if not self.enabled:
             return
         if status >= 400:
             self._count_status(status)
         if method != "-" or outcome.startswith(("fault ", "error ")):  # not a page or a probe
             # GET /?a=1&b=2 and GET /jsonrpc?method=... are the "http" protocol's calls.
-            self.call(protocol if http_method == "POST" else "http", method, outcome, seconds)
+            protocol = protocol if http_method == "POST" else "http"
+            if not calls:  # None for one call; () for an empty multicall: the request counts
+                self.call(protocol, method, outcome, seconds)
+                return
+            for name, result in calls:  # answered together: each took the request's time
+                self.call(protocol, name, result, seconds)
 
     def call(self, protocol: str, method: str, outcome: str, seconds: float) -> None:
         """One answered call, from any front ("zerorpc" too); outcome "ok", "fault N"..."""
         if not self.enabled:
             return
-        label = self.label(method)
-        latency = self._series.get((protocol, label)) or self._series_for(protocol, label)
-        latency.observe(seconds)  # also the call count: calls_total is derived from it
-        if outcome.startswith(("fault ", "error ")):
-            self.errors.labels(protocol, label, outcome[6:]).inc()
+        label = method if method in self.methods else self.label(method)
+        self.tally.observe((protocol, label), seconds)  # also the call count, see _WithCallCounts
+        if outcome != "ok" and outcome.startswith(("fault ", "error ")):
+            self.tally.count(("errors", protocol, label, outcome[6:]))
 
     def label(self, method: str) -> str:
         if method in self.methods:
             return method
-        return "batch" if method.startswith("batch") else "unknown"
-
-    def _series_for(self, protocol: str, label: str) -> Any:
-        series = self._series[(protocol, label)] = self.latency.labels(protocol, label)
-        return series
+        return "batch" if method == "batch" else "unknown"  # "batch": refused whole
 
     def _count_status(self, status: int) -> None:
-        self.http_errors.labels(str(status)).inc()
+        self.tally.count(("http_errors", str(status)))
         if status == 401:
-            self.auth_failures.inc()
+            self.tally.count(("auth_failures",))
         elif status == 429:
-            self.rate_limited.inc()
+            self.tally.count(("rate_limited",))
+
+    # -- publishing: the tally into prometheus_client's values ------------------------------
+
+    def publish(self) -> None:
+        """Copy what the tally counted since the last publish into prometheus_client's
+        values: this process's registry, or this worker's files in the shared directory."""
+        with self._publishing:  # one at a time, so an older figure never follows a newer
+            rows, counts = self.tally.changes()
+            for (protocol, label), row in rows.items():
+                _set_histogram(self.latency.labels(protocol, label), row)
+            for (name, *labels), n in counts.items():
+                counter = getattr(self, name)
+                _set_counter(counter.labels(*labels) if labels else counter, n)
+
+    def close(self) -> None:
+        """At a graceful stop: the last figures out, for the scrapes other workers answer."""
+        self._stopping.set()
+        if self._publisher is not None:
+            self._publisher.join(5)
+        if self.enabled:
+            self.publish()
+
+    def _publish_forever(self) -> None:
+        """Every PUBLISH_EVERY seconds: this worker's figures, for scrapes others answer."""
+        while not self._stopping.wait(PUBLISH_EVERY):
+            try:
+                self._sample()
+                self.publish()
+            except Exception:  # e.g. the loop is being torn down: the next round retries
+                log.debug("metrics publish failed", exc_info=True)
 
     # -- scrape time ------------------------------------------------------------------------
 
@@ -151,8 +205,11 @@ class Metrics:
         return Reply(200, encode(self.collector()), content_type)
 
     def collector(self) -> CollectorRegistry:
-        """What a scrape reads: this process's registry, or every worker's files."""
+        """What a scrape reads: this process's registry, or every worker's files,
+        this process's own brought up to date first (the others are at most
+        PUBLISH_EVERY behind)."""
         self._sample()
+        self.publish()
         if self.shared:
             _forget_dead_workers(self.shared)
             source: Any = MultiProcessCollector(None, path=self.shared)
@@ -185,15 +242,6 @@ class Metrics:
         in_flight, connections = self.live()
         self.in_flight.set(in_flight)
         self.connections.set(connections)
-
-    def _sample_forever(self) -> None:
-        """Keep this worker's gauges fresh for scrapes another worker answers."""
-        while True:
-            time.sleep(SAMPLE_EVERY)
-            try:
-                self._sample()
-            except Exception:  # e.g. the loop is being torn down; the next sample retries
-                continue
 
 
 def quantile(q: float, buckets: dict[float, float]) -> float | None:
@@ -281,6 +329,22 @@ def shared_directory() -> Iterator[str]:
         else:
             os.environ[SHARED_ENV] = previous
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _set_histogram(series: Any, row: list) -> None:
+    """A histogram child's per-bucket counts and sum, set whole from a tally row.
+
+    prometheus_client has no public setter for these (a histogram is only
+    observed); its value holders are the same objects its own ``observe``
+    increments, so the registry and the multiprocess files read them as usual.
+    """
+    for value, calls in zip(series._buckets, row):
+        value.set(calls)
+    series._sum.set(row[-1])
+
+
+def _set_counter(counter: Any, total: int) -> None:
+    counter._value.set(total)  # as _set_histogram: the value holder ``inc`` would add to
 
 
 def _use_shared_values() -> None:

@@ -38,6 +38,7 @@ class Reply:
     protocol: str = "http"
     method: str = "-"
     outcome: str = "-"
+    calls: tuple[tuple[str, str], ...] | None = None  # a batch's or multicall's, for metrics
 
     def encode(self) -> bytes:
         """Head and body as one bytes object (one send)."""

@@ -174,6 +174,7 @@ class GatewayServer:
         if self._closed:
             return
         self._closed = True
+        self.metrics.close()  # a worker's last figures reach the shared directory
         self.xml_server.server_close()
         self.json_server.server_close()
         if self.zerorpc is not None:

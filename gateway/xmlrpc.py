@@ -19,6 +19,7 @@ import xmlrpc.server
 from typing import Any
 
 from gateway import faults
+from gateway.outcomes import Answer, multicall_outcomes
 from gateway.pools import WorkerPoolMixIn
 from gateway.xmldecode import parse_call
 from gateway.xmlencode import dump_fault, dump_response
@@ -42,8 +43,9 @@ class XMLRPCServer(WorkerPoolMixIn, xmlrpc.server.SimpleXMLRPCServer):
         self.max_depth = max_depth
         self.start_workers(threads, name="xmlrpc")
 
-    def answer_body(self, data: bytes) -> tuple[bytes, str, str]:
-        """Return (response body, method name, outcome) for the access log.
+    def answer_body(self, data: bytes) -> Answer:
+        """Return (response body, method name, outcome) for the access log, and for a
+        system.multicall the (method, outcome) of each call in it, for the metrics.
 
         The body is a result or a fault, never an exception.
         """
@@ -52,6 +54,9 @@ class XMLRPCServer(WorkerPoolMixIn, xmlrpc.server.SimpleXMLRPCServer):
             call = parse_call(data, self.max_depth)
             method = call.method
             result = self.instance._dispatch(method, call.params)
+            if method == "system.multicall":
+                return (dump_response(result, call.apache), method, "ok",
+                        multicall_outcomes(call.params, result))
             return dump_response(result, call.apache), method, "ok"
         except Exception as error:
             code, message = faults.describe(error, method)

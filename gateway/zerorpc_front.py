@@ -26,9 +26,9 @@ import zmq
 from gateway.access import AccessPolicy
 from gateway.methods import MethodTable
 from gateway.pools import WorkerPoolMixIn
-from gateway.zerorpc_calls import Calls, refusal
+from gateway.zerorpc_calls import Calls
 from gateway.zerorpc_channels import Channels, TooManyChannels
-from gateway.zerorpc_peers import Peers, log_call
+from gateway.zerorpc_peers import Peers
 from gateway.zerorpc_replies import Replies
 from gateway.zerorpc_wire import HEARTBEAT, MORE, BadEvent, Event, decode, encode, error_args
 
@@ -259,8 +259,7 @@ class ZerorpcFront:
                 self.peers.warn(envelope, "flood", f"{peer}: {error}; its new calls get ERR")
                 refused = ("TooManyChannels", str(error))
         if refused:
-            self.replies.send(sock, envelope, refusal(event.message_id, *refused))
-            log_call(peer, event.name, f"refused {refused[0]}", 0, 0.0)
+            self.replies.refuse(sock, envelope, event, peer, *refused)
             return
         self.replies.begin(channel, event)
 

@@ -135,6 +135,15 @@ class Replies:
         if self.metrics is not None:
             self.metrics.call("zerorpc", channel.method, outcome, seconds)
 
+    def refuse(self, sock: zmq.Socket, envelope: tuple, event: Event, peer: str, name: str,
+               detail: str) -> None:
+        """A call refused at admission (Busy, TooManyChannels, GatewayStopping): its ERR,
+        its access-log line, and its metrics: a call answered with the error ``name``."""
+        self.send(sock, envelope, refusal(event.message_id, name, detail))
+        log_call(peer, event.name, f"refused {name}", 0, 0.0)
+        if self.metrics is not None:
+            self.metrics.call("zerorpc", event.name, f"error {name}", 0.0)
+
     def _end_stream(self, channel: Channel) -> None:
         """Stopping: an open stream ends with an ERR the client sees, not a false DONE."""
         self.send(channel.socket, channel.key[0],

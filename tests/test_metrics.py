@@ -25,49 +25,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.auth import hash_secret
-
-
-def get(url: str, path: str, headers: dict[str, str] | None = None):
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=15)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response, response.read()
-    finally:
-        conn.close()
-
-
-def scrape(url: str) -> dict[tuple[str, tuple], float]:
-    """{(sample name, sorted labels): value} from the text format."""
-    status, _, body = get(url, "/metrics")
-    assert status == 200, body
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(body.decode())
-            for s in family.samples}
-
-
-def value(samples: dict, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def settled(url: str, name: str, expected: float, **labels: str) -> dict:
-    """A scrape once ``name{labels}`` reached ``expected``.
-
-    A call is counted just after its answer is sent (with the duration the access log
-    line gives), so a client can scrape before its own last call is counted.
-    """
-    samples = scrape(url)
-    deadline = time.monotonic() + 10
-    while value(samples, name, **labels) != expected and time.monotonic() < deadline:
-        time.sleep(0.02)
-        samples = scrape(url)
-    return samples
-
-
-def url_of(server) -> str:
-    host, port = server.server_address[:2]
-    return f"http://{host}:{port}"
+from tests.support.scrape import get, scrape, settled, url_of, value, wait_until
 
 
 def make_some_calls(url: str) -> None:
@@ -133,22 +91,44 @@ def test_a_body_that_does_not_parse_is_an_unknown_call_with_its_error_code(url):
     assert value(samples, "rpc_gateway_calls_total", protocol="jsonrpc", method="unknown") == 1
 
 
-def test_a_batch_and_a_multicall_count_as_one_call_each(url):
-    batch = b'[{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]},' \
-            b'{"jsonrpc":"2.0","id":2,"method":"made_up","params":[]}]'
+def post_json(url: str, body: bytes) -> int:
     host, port = url.removeprefix("http://").rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=15)
-    conn.request("POST", "/jsonrpc", batch, {"Content-Type": "application/json"})
-    assert conn.getresponse().status == 200
-    conn.close()
+    try:
+        conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def test_the_calls_in_a_batch_and_a_multicall_count_under_their_own_methods(url):
+    assert post_json(url, b'[{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]},'
+                          b'{"jsonrpc":"2.0","method":"add","params":[3,4]},'  # notification
+                          b'{"jsonrpc":"2.0","id":2,"method":"made_up","params":[]},'
+                          b'{"jsonrpc":"2.0","id":3,"method":"divide","params":[1,0]}]') == 200
+    assert post_json(url, b'{"jsonrpc":"2.0","id":4,"method":"system.multicall","params":'
+                          b'[[{"methodName":"add","params":[1,2]}]]}') == 200
+    assert post_json(url, b"[]") == 200  # refused whole (-32600): one "batch" call
+    assert post_json(url, b'{"jsonrpc":"2.0","id":5,"method":"batch[2]"}') == 200  # a name
     multicall = xmlrpc.client.MultiCall(xmlrpc.client.ServerProxy(url))
     multicall.add(1, 2)
-    assert tuple(multicall()) == (3,)
-    samples = settled(url, "rpc_gateway_calls_total", 1, protocol="xmlrpc",
-                      method="system.multicall")
-    assert value(samples, "rpc_gateway_calls_total", protocol="jsonrpc", method="batch") == 1
-    assert value(samples, "rpc_gateway_calls_total", protocol="xmlrpc",
-                 method="system.multicall") == 1
+    multicall.divide(1, 0)
+    multicall.made_up()
+    results = multicall()
+    assert results[0] == 3
+    samples = settled(url, "rpc_gateway_calls_total", 1, protocol="xmlrpc", method="unknown")
+    calls = {(dict(labels)["method"], dict(labels)["protocol"]): n
+             for (name, labels), n in samples.items() if name == "rpc_gateway_calls_total" and n}
+    assert calls == {("add", "jsonrpc"): 3, ("unknown", "jsonrpc"): 2, ("divide", "jsonrpc"): 1,
+                     ("batch", "jsonrpc"): 1, ("add", "xmlrpc"): 1, ("divide", "xmlrpc"): 1,
+                     ("unknown", "xmlrpc"): 1}, calls
+    errors = {(dict(labels)["method"], dict(labels)["protocol"], dict(labels)["code"]): n
+              for (name, labels), n in samples.items() if name == "rpc_gateway_call_errors_total"}
+    assert errors == {("unknown", "jsonrpc", "-32601"): 2, ("divide", "jsonrpc", "-32000"): 1,
+                      ("batch", "jsonrpc", "-32600"): 1, ("divide", "xmlrpc", "-32000"): 1,
+                      ("unknown", "xmlrpc", "-32601"): 1}, errors
     assert not [k for k in samples if "made_up" in str(k) or "batch[" in str(k)]
 
 
@@ -274,56 +254,6 @@ def test_reloads_are_counted_with_their_outcome(daemon, tmp_path):
     process.signal(signal.SIGHUP)
     wait_until(lambda: value(scrape(process.url), "rpc_gateway_reloads_total",
                              outcome="failed") == 1)
-    assert process.stop() == 0
-
-
-def wait_until(check, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
-
-
-def test_with_workers_every_scrape_shows_the_whole_gateway(daemon, tmp_path):
-    runtime = tmp_path / "run"
-    runtime.mkdir()
-    process = daemon("--workers", "2", "--service", "tests.support.services:Counting",
-                     env={"RUNTIME_DIRECTORY": str(runtime)})
-    answered_by = set()
-    for _ in range(40):  # a new connection each: the kernel spreads them over both workers
-        answered_by.add(xmlrpc.client.ServerProxy(process.url).whoami())
-    assert len(answered_by) == 2, "both workers should have answered calls"
-    assert len(list(runtime.iterdir())) == 1  # one directory for this start
-    settled(process.url, "rpc_gateway_calls_total", 40, protocol="xmlrpc", method="whoami")
-    totals = set()
-    for _ in range(10):
-        totals.add(value(scrape(process.url), "rpc_gateway_calls_total", protocol="xmlrpc",
-                         method="whoami"))
-    assert totals == {40.0}
-    process.signal(signal.SIGHUP)
-    wait_until(lambda: value(scrape(process.url), "rpc_gateway_reloads_total", outcome="ok") == 1)
-    time.sleep(0.5)  # the workers' own re-reads are not counted again
-    assert value(scrape(process.url), "rpc_gateway_reloads_total", outcome="ok") == 1
-    assert process.stop() == 0
-    assert list(runtime.iterdir()) == []  # removed on stop
-
-
-def test_a_replaced_worker_keeps_its_counts_but_not_its_gauges(daemon):
-    process = daemon("--workers", "2", "--service", "tests.support.services:Counting")
-    whoami = lambda: xmlrpc.client.ServerProxy(process.url).whoami()  # noqa: E731
-    for _ in range(30):
-        whoami()
-    host, port = process.address.rsplit(":", 1)
-    held = http.client.HTTPConnection(host, int(port), timeout=10)  # kept open, then killed
-    held.request("POST", "/RPC2", xmlrpc.client.dumps((), "whoami"), {"Content-Type": "text/xml"})
-    victim = xmlrpc.client.loads(held.getresponse().read())[0][0]
-    wait_until(lambda: value(scrape(process.url), "rpc_gateway_open_connections") >= 2)
-    os.kill(victim, signal.SIGKILL)
-    held.close()
-    wait_until(lambda: len({whoami() for _ in range(10)} - {victim}) == 2)
-    wait_until(lambda: value(scrape(process.url), "rpc_gateway_open_connections") == 1)
-    samples = scrape(process.url)
-    assert value(samples, "rpc_gateway_calls_total", protocol="xmlrpc", method="whoami") >= 31
     assert process.stop() == 0
 
 

@@ -9,6 +9,7 @@ import time
 import msgpack
 import pytest
 
+from tests.support.scrape import settled, url_of, value
 from tests.support.zerorpc_clients import RawPeer
 
 SLOW = ["handlers.calculator:Calculator", "slow=tests.support.services:Slow"]
@@ -135,6 +136,10 @@ def test_a_flood_of_channels_from_one_peer_is_refused_past_the_limit(front):
         name, args = flood.call("add", [1, 2])
         assert name == "ERR" and args[0] == "TooManyChannels"
         assert other.call("add", [1, 2]) == ("OK", [3])
+    samples = settled(url_of(front), "rpc_gateway_call_errors_total", 1, protocol="zerorpc",
+                      method="add", code="TooManyChannels")
+    assert value(samples, "rpc_gateway_call_errors_total", protocol="zerorpc", method="add",
+                 code="TooManyChannels") == 1
 
 
 def test_past_threads_plus_queue_calls_get_err_busy(front):
@@ -151,6 +156,10 @@ def test_past_threads_plus_queue_calls_get_err_busy(front):
         names = sorted(replies[i][1] + ":" + str(replies[i][2][0]) for i in ids)
         assert names == ["ERR:Busy", "ERR:Busy", "OK:1.5", "OK:1.5", "OK:1.5", "OK:1.5"]
         assert "4 calls running or queued" in replies[ids[-1]][2][1]
+    sleep = {"protocol": "zerorpc", "method": "slow.sleep"}  # refusals count as calls too
+    samples = settled(url_of(front), "rpc_gateway_calls_total", 6, **sleep)
+    assert value(samples, "rpc_gateway_calls_total", **sleep) == 6
+    assert value(samples, "rpc_gateway_call_errors_total", code="Busy", **sleep) == 2
 
 
 def test_a_flood_of_garbage_does_not_delay_another_peer(front):
