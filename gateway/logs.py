@@ -33,8 +33,9 @@ class OrderedStderrHandler(logging.StreamHandler):
     line logged after a call (such as "stopped after N calls") comes after its line."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        accesslog.flush()
-        super().emit(record)
+        with accesslog.ACCESS_LOG.lock:  # no access batch is written in the middle of it
+            accesslog.flush()
+            super().emit(record)
 
 
 def stderr_is_journal(environ: dict[str, str] | None = None) -> bool:

@@ -42,6 +42,7 @@ from gateway.connection import (BUSY, CLOSING, DONE, HANDSHAKE, PLAINTEXT, READI
 from gateway.handoff import Handoff
 from gateway.http import CONTINUE, HTTPError, Request, RequestReader
 from gateway.leadership import Leadership
+from gateway.polling import SpinningPoll
 from gateway.reply import plain_error
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class ConnectionLoop:
         self.status = status
         self._handler = handler
         self._epoll = select.epoll()
+        self._poller = SpinningPoll(self._epoll)
         self._acceptor = Acceptor(self._epoll, listeners, accept_batch)
         self._conns: dict[int, Connection] = {}
         self._handoff = Handoff(self._epoll)
@@ -127,7 +129,7 @@ class ConnectionLoop:
         lead = self._lead
         try:
             while not (self.status.stopping and self._drained()):
-                for fd, events in self._epoll.poll(self._poll_timeout()):
+                for fd, events in self._poller.poll(self._poll_timeout()):
                     self._on_event(fd, events)
                 now = self.heartbeat = time.monotonic()
                 self._acceptor.tick(now)
