@@ -110,9 +110,12 @@ class MethodTable:
     def invoke(self, method: Method, params: list | tuple | dict) -> Any:
         """Check arity and call; a streaming method's iterable is returned as it is."""
         method.check_params(params)
-        if isinstance(params, dict):
-            return method.func(**params)
-        return method.func(*params)
+        try:
+            if isinstance(params, dict):
+                return method.func(**params)
+            return method.func(*params)
+        except SystemExit as exit_:  # a service's sys.exit() is its bug, not the gateway's end
+            raise RuntimeError(f"{method.name} called sys.exit({exit_.code!r})") from None
 
     def _dispatch(self, method: str, params: tuple) -> Any:
         """The hook SimpleXMLRPCDispatcher calls on a registered instance."""

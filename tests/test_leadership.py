@@ -16,7 +16,7 @@ import xmlrpc.client
 import jsonrpclib
 
 SERVICES = ["handlers.calculator:Calculator", "slow=tests.support.services:Slow",
-            "threads=tests.support.services:Threads"]
+            "threads=tests.support.services:Threads", "exiting=tests.support.services:Exiting"]
 
 
 def _xml(url: str) -> xmlrpc.client.ServerProxy:
@@ -80,6 +80,30 @@ def test_many_slow_calls_at_once_are_all_answered_and_quick_ones_still_pass(make
     assert [_xml(url).add(2, 3) for _ in range(5)] == [5] * 5
     assert time.monotonic() - started < 0.9
     assert [future.result(timeout=10) for future in slow] == [1] * 12
+
+
+def test_a_service_calling_sys_exit_gets_an_error_and_the_loop_lives_on(make_gateway):
+    server = make_gateway(service__services=SERVICES)
+    url = "http://%s:%d" % server.server_address[:2]
+    _exit_is_answered_and_survived(server, url)  # run on the loop's thread
+    slow = _in_background(_xml(url).slow.sleep, 1)
+    time.sleep(0.2)
+    _exit_is_answered_and_survived(server, url)  # beside a slow call: on a pool thread
+    assert slow.result(timeout=10) == 1
+
+
+def _exit_is_answered_and_survived(server, url: str) -> None:
+    try:
+        _xml(url).exiting.leave()
+    except xmlrpc.client.Fault as fault:
+        assert "sys.exit" not in fault.faultString  # described by reference, like any bug
+    else:
+        raise AssertionError("sys.exit() in a service answered no fault")
+    response = jsonrpclib.ServerProxy(url + "/jsonrpc")._run_request(
+        '{"jsonrpc": "2.0", "method": "exiting.leave", "id": 1}')
+    assert response["error"]["code"] == -32603, response
+    assert _xml(url).add(2, 3) == 5
+    assert server.loop.wait(0) is False, "the connection loop ended"
 
 
 def test_a_graceful_stop_answers_the_slow_call_the_loop_thread_was_running(make_gateway):

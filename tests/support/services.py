@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from typing import Iterator
@@ -52,6 +53,14 @@ class Broken:
     def crash(self) -> None:
         """Raise an exception whose text holds a path and a secret."""
         raise RuntimeError("/etc/secret/path password=hunter2")
+
+
+class Exiting:
+    """A method that calls sys.exit(): on whichever thread runs it, the gateway must live on."""
+
+    def leave(self) -> None:
+        """Call sys.exit(3)."""
+        sys.exit(3)
 
 
 class Tally:
