@@ -63,6 +63,17 @@ class Request:
         self.client = ""
         self.cors: dict[str, str] = {}  # CORS headers for an allowed Origin
 
+    def again(self) -> "Request":
+        """A fresh request with this one's head (the reader's repeated-head shortcut)."""
+        twin = Request.__new__(Request)
+        twin.method, twin.path, twin.query, twin.version = (
+            self.method, self.path, self.query, self.version)
+        twin.headers = self.headers.copy()  # routing may change its copy
+        twin.keep_alive, twin.content_length, twin.chunked = (
+            self.keep_alive, self.content_length, self.chunked)
+        twin.body, twin.client, twin.cors = b"", "", {}
+        return twin
+
     @property
     def expects_continue(self) -> bool:
         return self.headers.get("expect", "").lower() == "100-continue"
@@ -86,6 +97,10 @@ class RequestReader:
         self._block_tried = False  # the header block was looked for in one piece
         self.head: Request | None = None  # a head parsed, its body not complete yet
         self._chunks: ChunkedDecoder | None = None
+        # The last head read in one piece, as bytes, and what it parsed to: a client on a
+        # kept-alive connection usually sends the same head again, byte for byte.
+        self._last_head: tuple[str, bytes] | None = None
+        self._last_request: Request | None = None
 
     @property
     def pending(self) -> bool:
@@ -154,20 +169,30 @@ class RequestReader:
         end = buffer.find(b"\r\n\r\n", start, self.limits.max_header_bytes + 1)
         if end < 0:
             return None
-        text = buffer[start:end].decode("latin-1")
+        key = (self._lines[0], bytes(buffer[start:end]))
+        if key == self._last_head:  # the same bytes were parsed and accepted before
+            self._take_head(end + 4)
+            return self._last_request.again()
+        text = key[1].decode("latin-1")
         crlf = text.count("\r\n")
         if text.count("\n") != crlf or text.count("\r") != crlf:
             return None
         self._lines.extend(text.split("\r\n"))
         if len(self._lines) - 1 > self.limits.max_headers:
             raise HTTPError(431, f"more than {self.limits.max_headers} header lines")
-        return self._head_done(end + 4)
+        request = self._head_done(end + 4)
+        self._last_head, self._last_request = key, request.again()
+        return request
 
     def _head_done(self, end: int) -> Request:
+        return _request(self._take_head(end))
+
+    def _take_head(self, end: int) -> list[str]:
+        """The head's lines, its bytes (``end`` of them) gone from the buffer."""
         del self._buffer[:end]
         self._line_start = self._scan = 0
         lines, self._lines, self._block_tried = self._lines, [], False
-        return _request(lines)
+        return lines
 
     def _check_partial_line(self) -> None:
         partial = len(self._buffer) - self._line_start

@@ -119,3 +119,31 @@ def test_chunked_body_with_trailer():
     event = read([b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                   b"1;x=y\r\n{\r\n1\r\n}\r\n0\r\nX-T: 1\r\n\r\n"])
     assert event.body == b"{}" and event.chunked
+
+
+def _each(reader: RequestReader, data: bytes) -> Request | HTTPError:
+    reader.feed(data)
+    try:
+        return reader.next_event()
+    except HTTPError as error:
+        return error
+
+
+def test_a_repeated_head_reads_as_a_fresh_request_of_its_own():
+    """The second identical head on a connection takes the shortcut: same result, own copy."""
+    reader = RequestReader(LIMITS)
+    first = _each(reader, CALL)
+    first.headers["content-type"] = "changed by routing"  # what a caller may do to its copy
+    first.body = b"gone"
+    second = _each(reader, CALL)
+    assert outcome(second) == ("POST", "/RPC2", "", "HTTP/1.1", {
+        "host": "x", "content-type": "application/json", "content-length": "2"}, b"{}")
+    assert second is not first and second.headers is not first.headers
+    other = _each(reader, CALL.replace(b"/RPC2", b"/jsonrpc?x=1"))  # a new request line
+    assert (other.path, other.query) == ("/jsonrpc", "x=1")
+    refused = CALL.replace(b"Host: x\r\n", b"Host: x\r\nHost: y\r\n")
+    for _ in range(2):  # a refused head is never taken as a template
+        assert ("refused", 400) == outcome(_each(RequestReader(LIMITS), refused))
+    reader = RequestReader(LIMITS)
+    assert outcome(_each(reader, CALL))[0] == "POST"
+    assert outcome(_each(reader, refused)) == ("refused", 400)
