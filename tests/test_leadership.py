@@ -23,6 +23,18 @@ def _xml(url: str) -> xmlrpc.client.ServerProxy:
     return xmlrpc.client.ServerProxy(url + "/RPC2")
 
 
+def _serving(make_gateway):
+    server = make_gateway(service__services=SERVICES)
+    return server, "http://%s:%d" % server.server_address[:2]
+
+
+def _slow_call(url: str, seconds: int) -> concurrent.futures.Future:
+    """``slow.sleep(seconds)`` from another thread, given 0.2 s to be running."""
+    slow = _in_background(_xml(url).slow.sleep, seconds)
+    time.sleep(0.2)
+    return slow
+
+
 def _in_background(call, *args) -> concurrent.futures.Future:
     pool = concurrent.futures.ThreadPoolExecutor(1)
     future = pool.submit(call, *args)
@@ -31,8 +43,7 @@ def _in_background(call, *args) -> concurrent.futures.Future:
 
 
 def test_a_lone_call_runs_on_the_loop_thread_and_calls_beside_a_slow_one_on_a_pool(make_gateway):
-    server = make_gateway(service__services=SERVICES)
-    url = "http://%s:%d" % server.server_address[:2]
+    server, url = _serving(make_gateway)
     alone = {_xml(url).threads.name() for _ in range(20)}
     assert alone <= {"gateway-loop", "gateway-loop-standby"}, alone
     slow = _in_background(_xml(url).slow.sleep, 2)
@@ -43,10 +54,8 @@ def test_a_lone_call_runs_on_the_loop_thread_and_calls_beside_a_slow_one_on_a_po
 
 
 def test_quick_calls_beside_a_slow_call_are_not_held_up(make_gateway):
-    server = make_gateway(service__services=SERVICES)
-    url = "http://%s:%d" % server.server_address[:2]
-    slow = _in_background(_xml(url).slow.sleep, 3)
-    time.sleep(0.2)
+    server, url = _serving(make_gateway)
+    slow = _slow_call(url, 3)
     started = time.monotonic()
     xml, json = _xml(url), jsonrpclib.ServerProxy(url + "/jsonrpc")
     sums = [xml.add(i, 1) for i in range(20)] + [json.add(i, 2) for i in range(20)]
@@ -58,8 +67,7 @@ def test_quick_calls_beside_a_slow_call_are_not_held_up(make_gateway):
 
 
 def test_a_call_that_holds_the_gil_delays_others_by_milliseconds_not_its_length(make_gateway):
-    server = make_gateway(service__services=SERVICES)
-    url = "http://%s:%d" % server.server_address[:2]
+    server, url = _serving(make_gateway)
     spin = _in_background(_xml(url).threads.spin, 2)
     time.sleep(0.2)
     xml = _xml(url)
@@ -72,8 +80,7 @@ def test_a_call_that_holds_the_gil_delays_others_by_milliseconds_not_its_length(
 
 
 def test_many_slow_calls_at_once_are_all_answered_and_quick_ones_still_pass(make_gateway):
-    server = make_gateway(service__services=SERVICES)
-    url = "http://%s:%d" % server.server_address[:2]
+    server, url = _serving(make_gateway)
     slow = [_in_background(_xml(url).slow.sleep, 1) for _ in range(12)]
     time.sleep(0.2)
     started = time.monotonic()
@@ -83,11 +90,9 @@ def test_many_slow_calls_at_once_are_all_answered_and_quick_ones_still_pass(make
 
 
 def test_a_service_calling_sys_exit_gets_an_error_and_the_loop_lives_on(make_gateway):
-    server = make_gateway(service__services=SERVICES)
-    url = "http://%s:%d" % server.server_address[:2]
+    server, url = _serving(make_gateway)
     _exit_is_answered_and_survived(server, url)  # run on the loop's thread
-    slow = _in_background(_xml(url).slow.sleep, 1)
-    time.sleep(0.2)
+    slow = _slow_call(url, 1)
     _exit_is_answered_and_survived(server, url)  # beside a slow call: on a pool thread
     assert slow.result(timeout=10) == 1
 
@@ -107,10 +112,8 @@ def _exit_is_answered_and_survived(server, url: str) -> None:
 
 
 def test_a_graceful_stop_answers_the_slow_call_the_loop_thread_was_running(make_gateway):
-    server = make_gateway(service__services=SERVICES)
-    url = "http://%s:%d" % server.server_address[:2]
-    slow = _in_background(_xml(url).slow.sleep, 1)
-    time.sleep(0.2)
+    server, url = _serving(make_gateway)
+    slow = _slow_call(url, 1)
     finished = {}
     stopper = threading.Thread(target=lambda: finished.update(ok=server.shutdown(5)))
     stopper.start()
@@ -121,10 +124,8 @@ def test_a_graceful_stop_answers_the_slow_call_the_loop_thread_was_running(make_
 
 
 def test_the_loop_stops_at_the_drain_deadline_while_its_thread_is_stuck(make_gateway):
-    server = make_gateway(service__services=SERVICES)
-    url = "http://%s:%d" % server.server_address[:2]
-    slow = _in_background(_xml(url).slow.sleep, 4)
-    time.sleep(0.2)
+    server, url = _serving(make_gateway)
+    slow = _slow_call(url, 4)
     started = time.monotonic()
     server.shutdown(drain_timeout=0.5)
     assert time.monotonic() - started < 3, "the stop waited for the stuck call"
