@@ -50,8 +50,17 @@ def _start(index: int, variant: tuple[Path, str, frozenset[str]], workdir: Path,
                          QUIET if "quiet" in options else SHIPPED, drain_cpus=cpus.load)
 
 
+def _load(row: tuple, gateway, workdir: Path, seconds: float, cpus: Placement):
+    protocol, payload, load, count = row
+    if load == "python":
+        return lambda: loads.run_python(gateway.url(protocol), protocol, payload, count,
+                                        seconds, cpus.load)
+    env = loads.wrk_env(protocol, payload, workdir)
+    return lambda: loads.run_wrk(gateway.url(protocol), env, count, seconds, cpus.load)
+
+
 def _ints(text: str) -> list[int]:
-    return [int(part) for part in text.split(",")]
+    return [int(part) for part in text.split(",") if part]
 
 
 def main() -> int:
@@ -59,7 +68,10 @@ def main() -> int:
     parser.add_argument("variants", nargs="+", metavar="ROOT[@WORKERS]")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--connections", type=_ints, default=[1, 16])
+    parser.add_argument("--connections", type=_ints, default=[1, 16],
+                        help="wrk connections per row")
+    parser.add_argument("--python", type=_ints, default=[], metavar="THREADS",
+                        help="also Python-client rows (bench.pyload) with these thread counts")
     parser.add_argument("--protocols", default="xml,json")
     parser.add_argument("--payloads", default="small")
     args = parser.parse_args()
@@ -78,17 +90,16 @@ def main() -> int:
         raise
     roots = [f"{root.name}@{workers}:{','.join(sorted(options)) or 'defaults'}"
              for root, workers, options in variants]
-    rows = [(p, payload, c) for payload in args.payloads.split(",")
-            for p in args.protocols.split(",") for c in args.connections]
+    rows = [(p, payload, load, n) for payload in args.payloads.split(",")
+            for p in args.protocols.split(",")
+            for load, counts in (("wrk", args.connections), ("python", args.python))
+            for n in counts]
     results: dict[tuple, list[list[dict]]] = {row: [[] for _ in roots] for row in rows}
     try:
         for round_number in range(args.rounds):
             for row in rows:
-                protocol, payload, connections = row
                 for index, gateway in enumerate(gateways):
-                    env = loads.wrk_env(protocol, payload, workdir)
-                    cell = loads.measure(gateway, lambda: loads.run_wrk(
-                        gateway.url(protocol), env, connections, args.seconds, cpus.load))
+                    cell = loads.measure(gateway, _load(row, gateway, workdir, args.seconds, cpus))
                     results[row][index].append(cell)
             log(f"round {round_number + 1} of {args.rounds} done")
     finally:
@@ -106,7 +117,8 @@ def main() -> int:
             cpu = statistics.median(c["cpu_us_per_call"] for c in cells_of_root)
             cells.append(f"{rate:,.0f}/s ({rate / base:.2f}x), {cpu:.0f} µs "
                          f"({cpu / base_cpu:.2f}x)")
-        print(f"| {row[0]} {row[1]} x{row[2]} | {' | '.join(cells)} |")
+        unit = "conns" if row[2] == "wrk" else "threads"
+        print(f"| {row[2]} {row[0]} {row[1]} {row[3]} {unit} | {' | '.join(cells)} |")
     return 0
 
 

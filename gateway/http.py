@@ -100,6 +100,7 @@ class RequestReader:
         # The last head read in one piece, as bytes, and what it parsed to: a client on a
         # kept-alive connection usually sends the same head again, byte for byte.
         self._last_head: tuple[str, bytes] | None = None
+        self._last_whole = b""  # that head's bytes from its first byte to the blank line
         self._last_request: Request | None = None
 
     @property
@@ -125,6 +126,10 @@ class RequestReader:
 
     def _read_head(self) -> Request | None:
         buffer, limits = self._buffer, self.limits
+        if not self._lines and not self._scan and self._last_whole and \
+                buffer.startswith(self._last_whole):  # the last accepted head, whole
+            self._take_head(len(self._last_whole))
+            return self._last_request.again()
         while True:
             if len(self._lines) == 1 and not self._block_tried:
                 self._block_tried = True
@@ -180,8 +185,9 @@ class RequestReader:
         self._lines.extend(text.split("\r\n"))
         if len(self._lines) - 1 > self.limits.max_headers:
             raise HTTPError(431, f"more than {self.limits.max_headers} header lines")
-        request = self._head_done(end + 4)
-        self._last_head, self._last_request = key, request.again()
+        whole = bytes(buffer[:end + 4])
+        request = self._head_done(end + 4)  # raises for a refused head: never a template
+        self._last_head, self._last_whole, self._last_request = key, whole, request.again()
         return request
 
     def _head_done(self, end: int) -> Request:

@@ -147,3 +147,19 @@ def test_a_repeated_head_reads_as_a_fresh_request_of_its_own():
     reader = RequestReader(LIMITS)
     assert outcome(_each(reader, CALL))[0] == "POST"
     assert outcome(_each(reader, refused)) == ("refused", 400)
+
+
+def test_the_repeated_head_shortcut_frames_pipelined_and_split_heads_alike():
+    """Two calls in one read, and the same head again byte by byte, after a first one."""
+    reader = RequestReader(LIMITS)
+    expected = outcome(_each(reader, CALL))
+    reader.feed(CALL + CALL.replace(b"{}", b"[]"))
+    assert outcome(reader.next_event()) == expected
+    assert outcome(reader.next_event())[-1] == b"[]" and reader.next_event() is None
+    events = []
+    for byte in CALL:
+        reader.feed(bytes([byte]))
+        events.append(reader.next_event())
+    assert [outcome(e) for e in events if e is not None] == [expected]
+    shorter = CALL.replace(b"Content-Length: 2", b"Content-Length: 1")  # same start, other head
+    assert outcome(_each(reader, shorter))[-1] == b"{" and reader.pending
