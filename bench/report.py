@@ -2,7 +2,10 @@
 
 Rule: every figure in a table is the median over the rounds of one cell
 (load, protocol, payload, concurrency, server); a cell that failed in a round
-counts its errors and is left out of the median. Ratios compare medians.
+counts its errors and is left out of the median. A ratio is the median of the
+per-round ratios: the two cells of one round ran seconds apart, so a machine
+that slows down for a minute (this one does, by up to a third) moves both and
+not the ratio. Where no round has both cells, the medians are compared.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def aggregate(cells: list[dict]) -> dict[tuple, dict[str, dict]]:
         for column, runs in columns.items():
             good = [r for r in runs if "error" not in r and r.get("calls")]
             entry = {"server": runs[0]["server"], "rounds": len(good),
+                     "by_round": {r["round"]: r["calls_per_s"] for r in good if "round" in r},
                      "errors": sum(r.get("errors", 0) for r in runs),
                      "failed_rounds": [r["error"] for r in runs if "error" in r]}
             for field in ("calls_per_s", "p50_ms", "p99_ms", "cpu_us_per_call",
@@ -49,8 +53,13 @@ def aggregate(cells: list[dict]) -> dict[tuple, dict[str, dict]]:
 
 def ratio(table: dict, key: tuple, top: str, bottom: str) -> float | None:
     row = table.get(key, {})
-    a = (row.get(top) or {}).get("calls_per_s")
-    b = (row.get(bottom) or {}).get("calls_per_s")
+    upper, lower = row.get(top) or {}, row.get(bottom) or {}
+    a_rounds, b_rounds = upper.get("by_round") or {}, lower.get("by_round") or {}
+    paired = [a_rounds[n] / b_rounds[n] for n in a_rounds
+              if n in b_rounds and a_rounds[n] and b_rounds[n]]
+    if paired:
+        return statistics.median(paired)
+    a, b = upper.get("calls_per_s"), lower.get("calls_per_s")
     return a / b if a and b else None
 
 
@@ -272,7 +281,8 @@ def markdown(result: dict[str, Any]) -> str:
              f"Load average before / after: {meta['loadavg_before']} / {meta['loadavg_after']}. "
              f"{meta.get('note', '')}".rstrip(),
              f"Run: {plan['rounds']} interleaved rounds (every server in turn for each row, "
-             f"then the next row), {plan['seconds']} s per cell; medians over rounds. "
+             f"then the next row), {plan['seconds']} s per cell; medians over rounds, "
+             f"ratios the medians of the rounds' ratios. "
              f"Duration {meta['duration_s']:.0f} s.", ""]
     lines += [f"- {note}" for note in meta.get("notes", [])]
     lines += ["Servers: *gateway* = `python -m gateway` at its shipped defaults (workers=1, "
@@ -294,3 +304,17 @@ def markdown(result: dict[str, Any]) -> str:
               "## Memory", "", *memory_table(result["memory"]), "",
               "## Targets", "", *targets_table(result["targets"]), ""]
     return "\n".join(lines)
+
+
+def rerender(path: str) -> str:
+    """The report of a stored run (its .json) under this module's rules."""
+    import json
+    result = json.loads(open(path).read())
+    result["targets"] = targets(aggregate(result["cells"]), result["idle"], result["memory"],
+                                result["meta"].get("nproc", 1))
+    return markdown(result)
+
+
+if __name__ == "__main__":  # python -m bench.report RUN.json: print the report again
+    import sys
+    print(rerender(sys.argv[1]))

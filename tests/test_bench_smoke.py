@@ -85,3 +85,17 @@ def test_wrk_script_counts_a_fault_as_an_error_not_a_call(tmp_path):
         gateway.stop()
     assert result["calls"] == 0
     assert result["errors"] > 0
+
+
+def test_a_ratio_is_the_median_of_the_rounds_ratios():
+    """Per round 1.11x, 2.0x, 1.5x: the ratio is 1.5x, where the medians would say 2.0x."""
+    from bench import report
+    key = ("wrk", "xml", "small", 16)
+    cells = [{"round": n, "load": "wrk", "protocol": "xml", "payload": "small",
+              "concurrency": 16, "server": server, "calls": 1, "calls_per_s": rate}
+             for n, pair in enumerate([(1000, 900), (2000, 1000), (3000, 2000)], 1)
+             for server, rate in zip(("gateway", "stdlib-tuned"), pair)]
+    table = report.aggregate(cells)
+    assert report.ratio(table, key, "gateway", "tuned") == 1.5
+    del table[key]["tuned"]["by_round"]  # no rounds to pair: the medians are compared
+    assert report.ratio(table, key, "gateway", "tuned") == 2.0
