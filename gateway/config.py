@@ -115,6 +115,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "allowed_origins": Key([], strings(lambda o: bool(o), "origins"),
                                'browser origins allowed (e.g. "https://app.example"); '
                                "requests from other sites get 403", RELOAD),
+        "allowed_hosts": Key([], strings(lambda h: bool(h.strip()), "host names"),
+                             'names browsers may reach the gateway by, besides IP addresses '
+                             'and localhost (e.g. "rpc.example"); a browser call to another '
+                             "Host name gets 403 (DNS rebinding)", RELOAD),
         "rate": Key(0.0, rate, "calls per second per client address; 0 = unlimited", RELOAD),
         "burst": Key(20, integer(1, 1000000), "calls a client may make at once above the rate",
                      RELOAD),

@@ -45,7 +45,7 @@ def limits_from(config: Config) -> Limits:
 def access_from(config: Config) -> tuple[AccessPolicy, Authenticator]:
     a = config.access
     return (AccessPolicy(a.allow_networks, a.allowed_origins, a.rate, a.burst,
-                         config.http.get_calls),
+                         config.http.get_calls, a.allowed_hosts),
             Authenticator(config.auth.users, config.auth.tokens, config.auth.realm))
 
 

@@ -23,8 +23,10 @@ ATTACK_PAGE = (ROOT / "tests" / "data" / "browser" / "attacker.html").read_text(
 LISTED = "https://app.example"
 
 
-def refusal(method="POST", query="", get_calls=True, origins=(), **headers):
-    policy = AccessPolicy((), origins, 0.0, 1, get_calls)
+def refusal(method="POST", query="", get_calls=True, origins=(), hosts=(),
+            host="127.0.0.1:8080", **headers):
+    policy = AccessPolicy((), origins, 0.0, 1, get_calls, hosts)
+    headers["host"] = host
     error = policy.browser_refusal(method, query, {k.replace("_", "-"): v
                                                    for k, v in headers.items()})
     return error.status if error else None
@@ -54,11 +56,42 @@ def test_calls_from_other_sites_are_refused(method, query, headers):
     {"sec_fetch_site": "none", "sec_fetch_mode": "navigate"},  # typed in the address bar
     {"sec_fetch_site": "cross-site", "sec_fetch_mode": "cors", "origin": LISTED},
     {"origin": LISTED},
-    {"origin": "http://127.0.0.1:8080", "host": "127.0.0.1:8080"},  # same origin, old browser
+    {"origin": "http://127.0.0.1:8080"},  # same origin, old browser (Host 127.0.0.1:8080)
 ])
 @pytest.mark.parametrize("method, query", [("POST", ""), ("GET", "a=1&b=2")])
 def test_non_browsers_same_origin_and_listed_origins_may_call(method, query, headers):
     assert refusal(method, query, origins=(LISTED,), **headers) is None
+
+
+@pytest.mark.parametrize("host, hosts, expected", [
+    ("rebound.example:8080", (), 403),  # DNS rebinding: the attacker's name, now loopback
+    ("rebound.example.:8080", (), 403),
+    ("", (), 403),
+    ("127.0.0.1:8080", (), None), ("[::1]:8080", (), None), ("10.0.0.7", (), None),
+    ("localhost:8080", (), None), ("app.localhost:8080", (), None),
+    ("rpc.example:8080", ("rpc.example",), None), ("RPC.Example.", ("rpc.example",), None),
+    ("rebound.example:8080", ("rpc.example",), 403), ("rebound.example", ("*",), None),
+])
+def test_same_origin_browser_calls_need_a_host_name_of_the_gateway(host, hosts, expected):
+    """Same-origin by Fetch Metadata, or by an old browser's Origin naming the Host."""
+    for headers in ({"sec_fetch_site": "same-origin", "sec_fetch_mode": "cors"},
+                    {"origin": f"http://{host}"}):
+        for method, query in (("POST", ""), ("GET", "a=1&b=2")):
+            assert refusal(method, query, hosts=hosts, host=host, **headers) == expected
+
+
+def test_posts_without_browser_headers_and_pages_are_not_judged_by_host_name():
+    assert refusal(host="rebound.example:8080") is None  # curl, the RPC libraries
+    assert refusal(host="rebound.example", sec_fetch_site="none") is None  # typed
+    assert refusal("GET", "", host="rebound.example", sec_fetch_site="same-origin") is None
+
+
+def test_calls_by_get_need_a_host_name_of_the_gateway_from_any_client():
+    """A rebound page's GET to a plain-HTTP name carries no Origin nor Fetch Metadata."""
+    assert refusal("GET", "a=1&b=2", host="rebound.example:8080") == 403
+    assert refusal("HEAD", "method=add", host="rebound.example",
+                   sec_fetch_site="none") == 403
+    assert refusal("GET", "a=1&b=2", host="rpc.example", hosts=("rpc.example",)) is None
 
 
 def test_pages_that_run_nothing_stay_readable_by_navigation():
@@ -186,3 +219,34 @@ def test_same_origin_page_and_typed_url_still_call(make_gateway, browser):
     assert post == {"jsonrpc": "2.0", "result": 2, "id": 7}
     assert get == {"result": 9}
     assert tally.calls == ["add", "same", "add"]
+
+
+REBOUND = "rebound.test"  # the attacker's name, its DNS answer switched to 127.0.0.1
+
+
+@needs_chromium
+@pytest.mark.parametrize("listed", [False, True])
+def test_a_page_reaching_the_gateway_by_a_rebound_name_cannot_call(make_gateway, listed):
+    """DNS rebinding, as the browser sees it once the name points at the gateway: the
+    attacker's page and the gateway share an origin. Chromium's resolver rule plays DNS."""
+    from tests.support.chromium import Chromium
+    settings = {"access__allowed_hosts": [REBOUND]} if listed else {}
+    server, tally, gateway_url = _tally_gateway(make_gateway, **settings)
+    rebound_url = gateway_url.replace("127.0.0.1", REBOUND)
+    browser = Chromium(flags=(f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1",))
+    try:
+        browser.open(f"{rebound_url}/")  # a page of that origin (any page: no method runs)
+        assert REBOUND in browser.evaluate("document.title")
+        statuses = browser.evaluate("""(async () => {
+            const post = await fetch("/jsonrpc", {method: "POST",
+                headers: {"Content-Type": "application/json"},
+                body: JSON.stringify({jsonrpc: "2.0", method: "record", params: ["x"], id: 1})});
+            const get = await fetch("/?a=4&b=5");
+            return [post.status, get.status];
+        })()""")
+    finally:
+        browser.close()
+    if listed:  # the operator named it: the gateway's own name, calls run
+        assert statuses == [200, 200] and tally.calls == ["x", "add"]
+    else:
+        assert statuses == [403, 403] and tally.calls == []

@@ -119,6 +119,8 @@ def _reload_probes(tmp_path):
                                   .client_allowed("127.0.0.1"), False),
         "access.allowed_origins": (["https://app.example"], lambda s: s.router.policy
                                    .allowed_origins, {"https://app.example"}),
+        "access.allowed_hosts": (["rpc.example"], lambda s: s.router.policy.allowed_hosts,
+                                 {"rpc.example"}),
         "access.rate": (2.0, lambda s: s.router.policy.rate, 2.0),
         "access.burst": (3, lambda s: s.router.policy.burst, 3),
         "logging.level": ("error", lambda s: logging.getLogger().level, logging.ERROR),

@@ -99,5 +99,5 @@ def test_catalogue_covers_every_class_the_issue_names():
                    "chunk", "gzip bomb", "request line", "max_headers", "class hint",
                    "pow(10, 10**9)", "getpow", "10,000-digit", "5,000-digit", "pow(0, -1)",
                    "max_calls", "nested in multicall", "password", "http/0.9", "bare lf",
-                   "lone cr", "esc in", "nul in", "request target"):
+                   "lone cr", "esc in", "nul in", "request target", "rebound host"):
         assert needle in names, f"no case for {needle!r}"

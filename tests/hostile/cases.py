@@ -255,6 +255,9 @@ HEAD = [
     Case("GET jsonrpc with a 5,000-digit int", lambda t: request(
         "GET", f"/jsonrpc?method=add&params=[{digits(5000)},1]&id=1", content_type=None,
         length=False), Expect(codes=(INVALID, PARAMS, PARSE)), gateway="default"),
+    Case("GET call to a rebound host name (DNS rebinding)",
+         lambda t: b"GET /?a=1&b=2 HTTP/1.1\r\nHost: rebound.example:8080\r\n\r\n", http(403),
+         gateway="default"),
 ]
 
 AT_ONCE_400 = Expect(status=(400,), within=1.0)

@@ -233,7 +233,7 @@ def request(method: str = "POST", path: str = "/RPC2", body: bytes = b"",
             headers: Iterable[tuple[str, str]] = (), content_type: str | None = "text/xml",
             length: bool = True) -> bytes:
     """A request with exactly these headers (plus Host, Content-Type, Content-Length)."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: gateway.test"]
+    lines = [f"{method} {path} HTTP/1.1", "Host: localhost"]
     if content_type is not None:
         lines.append(f"Content-Type: {content_type}")
     if length:

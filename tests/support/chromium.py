@@ -30,7 +30,7 @@ class CDPError(AssertionError):
 
 
 class Chromium:
-    def __init__(self, timeout: float = 60.0) -> None:
+    def __init__(self, timeout: float = 60.0, flags: tuple[str, ...] = ()) -> None:
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="gateway-chromium-")
         to_browser_r, self._to_browser = os.pipe()
@@ -42,7 +42,7 @@ class Chromium:
                  f'{from_browser_w}>&-'
         self.process = subprocess.Popen(
             ["/bin/bash", "-c", script, "bash", CHROMIUM, *FLAGS,
-             f"--user-data-dir={self.profile}", "about:blank"],
+             *flags, f"--user-data-dir={self.profile}", "about:blank"],
             pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_browser_r)
