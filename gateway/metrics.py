@@ -52,6 +52,7 @@ from gateway.http import HTTPError
 from gateway.outcomes import Outcomes
 from gateway.reply import Reply
 from gateway.tally import Tally
+from gateway.upstream.figures import Guards, UpstreamFigures
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,10 @@ class Metrics:
     """The gateway's figures; ``record`` is the hot path, everything else is scrape time."""
 
     def __init__(self, methods: Iterable[str], live: Callable[[], tuple[int, int]],
-                 enabled: bool = True, allow_networks: Iterable[str] = ()) -> None:
+                 enabled: bool = True, allow_networks: Iterable[str] = (),
+                 upstreams: Guards = lambda: []) -> None:
         self.enabled = enabled
+        self._upstream_guards = upstreams
         self.methods = frozenset(methods)
         self.live = live  # () -> (calls in flight, open connections) of this process
         self.configure(allow_networks)
@@ -114,6 +117,7 @@ class Metrics:
         info = Gauge("rpc_gateway_build_info", "The running build; always 1",
                      ("version", "python"), registry=registry, multiprocess_mode="max")
         info.labels(__version__, platform.python_version()).set(1)
+        self.upstreams = UpstreamFigures(self._upstream_guards, registry, _set_counter)
 
     def configure(self, allow_networks: Iterable[str]) -> None:
         """Who may scrape, on top of access.allow_networks; empty = as /healthz."""
@@ -171,6 +175,7 @@ class Metrics:
             for (name, *labels), n in counts.items():
                 counter = getattr(self, name)
                 _set_counter(counter.labels(*labels) if labels else counter, n)
+            self.upstreams.publish()
 
     def close(self) -> None:
         """At a graceful stop: the last figures out, for the scrapes other workers answer."""
@@ -343,7 +348,7 @@ def _set_histogram(series: Any, row: list) -> None:
     series._sum.set(row[-1])
 
 
-def _set_counter(counter: Any, total: int) -> None:
+def _set_counter(counter: Any, total: float) -> None:
     counter._value.set(total)  # as _set_histogram: the value holder ``inc`` would add to
 
 

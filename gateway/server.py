@@ -26,7 +26,7 @@ from gateway.pools import Backend
 from gateway.reply import JSON_CONTENT_TYPE, XML_CONTENT_TYPE
 from gateway.routing import Router
 from gateway.services import apply_max_int_bits, load_services
-from gateway.upstream.table import close_upstreams, refresh_upstreams
+from gateway.upstream.table import close_upstreams, refresh_upstreams, upstream_guards
 from gateway.tls import server_context
 from gateway.xmlrpc import XMLRPCServer
 
@@ -77,7 +77,7 @@ def build_router(config: Config, services: list[tuple[str, object]] | None = Non
     xml_server = XMLRPCServer(table, server.xmlrpc_threads, limits.max_depth)
     json_server = JSONRPCServer(table, server.jsonrpc_threads, limits.max_depth, limits.max_calls)
     metrics = Metrics(table.names(), lambda: _live(router), config.metrics.enabled,
-                      config.metrics.allow_networks)
+                      config.metrics.allow_networks, lambda: upstream_guards(table.services))
     router = Router(
         Backend("xmlrpc", xml_server, XML_CONTENT_TYPE, server.xmlrpc_threads, server.queue_size),
         Backend("jsonrpc", json_server, JSON_CONTENT_TYPE, server.jsonrpc_threads,

@@ -157,6 +157,44 @@ def test_a_killed_upstream_fails_fast_then_recovers(make_gateway, pooled):
     assert health["upstreams"]["j"]["circuit"] == "closed"
 
 
+def test_metrics_count_each_upstreams_calls_failures_refusals_and_circuit(make_gateway, pooled):
+    """The guard's figures in /metrics under the upstream's /healthz name, prefix "j"."""
+    from tests.support.scrape import scrape
+    upstream, port = pooled
+    server = make_gateway(service__services=[
+        "handlers.calculator:Calculator",
+        f"j=jsonrpc+http://127.0.0.1:{port}/#failures=2&reset=0.5&retries=0"])
+    client = xmlrpc.client.ServerProxy(addresses(server))
+
+    def figures() -> dict[str, float]:
+        samples = scrape(addresses(server))
+        return {name.removeprefix("rpc_gateway_upstream_"): value
+                for (name, labels), value in samples.items()
+                if name.startswith("rpc_gateway_upstream_") and labels == (("upstream", "j"),)}
+
+    start = figures()  # the method list was read at start: one call
+    assert start["calls_total"] == 1 and start["seconds_total"] > 0
+    assert {k: v for k, v in start.items() if k not in ("calls_total", "seconds_total")} == {
+        "failures_total": 0, "refused_total": 0, "in_flight": 0, "circuit_open": 0}
+    for _ in range(3):
+        assert client.j.add(1, 2) == 3
+    with pytest.raises(xmlrpc.client.Fault):
+        client.j.fail("no")  # a fault: a healthy upstream saying no, not a failure
+    upstream.kill()
+    for _ in range(3):  # two failures open the circuit, the third call is refused
+        with pytest.raises(xmlrpc.client.Fault):
+            client.j.add(1, 2)
+    seen = figures()
+    assert {k: v for k, v in seen.items() if k != "seconds_total"} == {
+        "calls_total": 7, "failures_total": 2, "refused_total": 1, "in_flight": 0,
+        "circuit_open": 1}
+    assert start["seconds_total"] < seen["seconds_total"] < 10
+    upstream.restart()
+    time.sleep(0.6)  # past reset: the trial closes the circuit
+    assert client.j.add(2, 2) == 4
+    assert figures()["circuit_open"] == 0
+
+
 def test_a_hung_upstream_times_out_and_holds_nothing(make_gateway, pooled):
     upstream, port = pooled
     server = make_gateway(service__services=[

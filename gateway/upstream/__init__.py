@@ -5,5 +5,6 @@
 services. Modules: urls (addresses and options), credentials (secrets),
 http_transport (pooled HTTP/HTTPS/Unix), xmlrpc_upstream, jsonrpc_upstream,
 zerorpc_upstream (the three protocol clients), values (what may cross into
-which protocol), circuit (in-flight bound and circuit breaker).
+which protocol), circuit (in-flight bound and circuit breaker), figures (their
+counts in /metrics).
 """

@@ -35,6 +35,7 @@ class Guard:
         self.opened_at = 0.0
         self.last_error = ""
         self.calls = self.errors = self.in_flight = 0
+        self.refused = 0  # calls never sent: circuit open, or every slot taken too long
         self.seconds = 0.0
         self._max = max_in_flight
         self._lock = threading.Lock()
@@ -62,6 +63,7 @@ class Guard:
             if self.in_flight >= self._max and not self._slot_freed.wait_for(
                     lambda: self.in_flight < self._max, self.wait):
                 self._trial = self._trial and not trial
+                self.refused += 1
                 raise UpstreamUnavailable(self.name, f"{self._max} calls already in flight")
             self.in_flight += 1
 
@@ -75,6 +77,7 @@ class Guard:
             if self.state == HALF_OPEN and not self._trial:
                 self._trial = True
                 return True
+            self.refused += 1
         raise UpstreamUnavailable(self.name, f"circuit open after {self.failed_in_row} failed "
                                              f"calls (last: {self.last_error})")
 
@@ -95,9 +98,16 @@ class Guard:
             if trial or self.failed_in_row >= self.threshold:
                 self.state, self.opened_at = OPEN, time.monotonic()
 
+    def figures(self) -> tuple[int, int, int, float, int, bool]:
+        """(calls, failures, refused, seconds, in flight, circuit open) for /metrics."""
+        with self._lock:
+            return (self.calls, self.errors, self.refused, self.seconds, self.in_flight,
+                    self.state != CLOSED)
+
     def health(self) -> dict[str, Any]:
         with self._lock:
             return {"circuit": self.state, "in_flight": self.in_flight, "calls": self.calls,
-                    "errors": self.errors, "failed_in_row": self.failed_in_row,
+                    "errors": self.errors, "refused": self.refused,
+                    "failed_in_row": self.failed_in_row,
                     "last_error": self.last_error,
                     "mean_ms": round(1000 * self.seconds / self.calls, 2) if self.calls else 0}

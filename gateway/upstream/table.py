@@ -1,4 +1,4 @@
-"""The method table's side of upstreams: loading, SIGHUP refresh, /healthz, closing."""
+"""The method table's side of upstreams: loading, SIGHUP refresh, /healthz, /metrics, closing."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def upstream_health(services: list[tuple[str, object]]) -> dict[str, Any]:
         return {}
     return {"upstreams": {prefix or upstream.name: upstream.health()
                           for prefix, upstream in found}}
+
+
+def upstream_guards(services: list[tuple[str, object]]) -> list[tuple[str, Any]]:
+    """(the name /healthz shows, its Guard) per upstream, for /metrics."""
+    return [(prefix or upstream.name, upstream.guard) for prefix, upstream in _upstreams(services)]
 
 
 def close_upstreams(services: list[tuple[str, object]]) -> None:
