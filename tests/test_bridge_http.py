@@ -133,12 +133,16 @@ def test_named_params_and_notifications_reach_a_json_upstream(make_gateway, pool
                                    {"methodName": "fail", "params": ["no"]}])[0] == [2]
 
 
+def _calculator_and_j(make_gateway, port: int, options: str):
+    """A gateway serving the calculator and the pooled upstream as "j", and an XML-RPC client."""
+    server = make_gateway(service__services=[
+        "handlers.calculator:Calculator", f"j=jsonrpc+http://127.0.0.1:{port}/#{options}"])
+    return server, xmlrpc.client.ServerProxy(addresses(server))
+
+
 def test_a_killed_upstream_fails_fast_then_recovers(make_gateway, pooled):
     upstream, port = pooled
-    server = make_gateway(service__services=[
-        "handlers.calculator:Calculator",
-        f"j=jsonrpc+http://127.0.0.1:{port}/#failures=2&reset=0.5&retries=1"])
-    client = xmlrpc.client.ServerProxy(addresses(server))
+    server, client = _calculator_and_j(make_gateway, port, "failures=2&reset=0.5&retries=1")
     assert client.j.add(1, 2) == 3
     upstream.kill()
     for _ in range(4):
@@ -161,10 +165,7 @@ def test_metrics_count_each_upstreams_calls_failures_refusals_and_circuit(make_g
     """The guard's figures in /metrics under the upstream's /healthz name, prefix "j"."""
     from tests.support.scrape import scrape
     upstream, port = pooled
-    server = make_gateway(service__services=[
-        "handlers.calculator:Calculator",
-        f"j=jsonrpc+http://127.0.0.1:{port}/#failures=2&reset=0.5&retries=0"])
-    client = xmlrpc.client.ServerProxy(addresses(server))
+    server, client = _calculator_and_j(make_gateway, port, "failures=2&reset=0.5&retries=0")
 
     def figures() -> dict[str, float]:
         samples = scrape(addresses(server))
@@ -197,10 +198,7 @@ def test_metrics_count_each_upstreams_calls_failures_refusals_and_circuit(make_g
 
 def test_a_hung_upstream_times_out_and_holds_nothing(make_gateway, pooled):
     upstream, port = pooled
-    server = make_gateway(service__services=[
-        "handlers.calculator:Calculator",
-        f"j=jsonrpc+http://127.0.0.1:{port}/#timeout=1&failures=2&reset=0.5"])
-    client = xmlrpc.client.ServerProxy(addresses(server))
+    server, client = _calculator_and_j(make_gateway, port, "timeout=1&failures=2&reset=0.5")
     assert client.j.add(1, 2) == 3
     upstream.pause()
     try:
