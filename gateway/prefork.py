@@ -16,6 +16,8 @@ Rules:
    it only once every worker has reported it applied.
 3. A worker that dies unasked is replaced; one dying again within a second of
    its start is replaced after a growing pause, so a crash loop cannot spin.
+4. A worker is forked with SIGTERM, SIGINT and SIGHUP blocked, so one sent while
+   it starts is handled once it can be, never lost and never fatal.
 """
 
 from __future__ import annotations
@@ -111,9 +113,14 @@ class Master:
     # -- workers -------------------------------------------------------------------------
 
     def _spawn(self, slot: int = 0) -> None:
+        # Blocked across the fork: until the worker's Supervisor has its own handlers (it
+        # unblocks them then), a stop or reload sent to it stays pending instead of
+        # running the master's handlers or killing it half-started.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, systemd.CONTROL_SIGNALS)
         pid = os.fork()
         if pid == 0:
             os._exit(self._worker_main(slot))
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         self.workers[pid] = Worker(pid, slot)
 
     def _worker_main(self, slot: int = 0) -> int:
@@ -199,6 +206,8 @@ class Master:
             self.backoff = min(max(self.backoff * 2, 0.5), 30.0) if quick else 0.0
             if self.backoff:
                 time.sleep(self.backoff)
+                if self.stopping:  # the stop came during the pause: nothing to replace
+                    continue
             self._spawn(worker.slot)
 
     def _healthy(self, now: float) -> bool:

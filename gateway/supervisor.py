@@ -70,6 +70,9 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
+        # A prefork worker starts with these blocked (gateway.prefork): one that came
+        # while it started is delivered now, to the handlers above.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, systemd.CONTROL_SIGNALS)
         server = self.server
         thread = serve_in_thread(server)
         trimmer = memory.start_trimmer()

@@ -7,9 +7,12 @@ Both do nothing when systemd did not ask for them (no ``NOTIFY_SOCKET``, no
 from __future__ import annotations
 
 import os
+import signal
 import socket
 
 SD_LISTEN_FDS_START = 3
+# What a service manager (or a terminal) sends a daemon: stop (TERM, INT), reload (HUP).
+CONTROL_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
 
 def notify(state: str, environ: dict[str, str] | None = None) -> bool:

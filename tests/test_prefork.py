@@ -100,3 +100,22 @@ def _accepts(address: tuple[str, int]) -> bool:
 def _children(pid: int) -> set[int]:
     with open(f"/proc/{pid}/task/{pid}/children") as handle:
         return {int(p) for p in handle.read().split()}
+
+
+def test_a_stop_while_a_replacement_worker_starts_is_still_clean(daemon):
+    """SIGTERM reaches the master while it waits to replace a worker that died young (the
+    crash-loop pause): no worker may be left to die of the signal or to miss it, and the
+    master must exit 0 (before the fix it forked one anyway and signalled it at once)."""
+    gateway = daemon("--workers", "2", "--service", COUNTING)
+    master = gateway.process.pid
+    victim = next(iter(_pids(gateway.url)))
+    before = _children(master)
+    os.kill(victim, signal.SIGKILL)
+    (young,) = _wait_for_replacement(master, victim) - before
+    os.kill(young, signal.SIGKILL)  # under a second old: its replacement waits 0.5 s
+    deadline = time.monotonic() + 10
+    while young in _children(master):  # reaped: the master now pauses before replacing it
+        assert time.monotonic() < deadline, "the dead worker was not reaped"
+        time.sleep(0.001)
+    gateway.signal(signal.SIGTERM)
+    assert gateway.stop() == 0, gateway.stderr()[-2000:]
