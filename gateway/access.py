@@ -56,7 +56,7 @@ class AccessPolicy:
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
     def host_trusted(self, host: str) -> bool:
-        """The ``Host`` a browser named is the gateway's: an IP address, localhost, or listed.
+        """The ``Host`` a request named is the gateway's: an IP address, localhost, or listed.
 
         After DNS rebinding, a page of ``attacker.example`` reaches the gateway as its own
         origin, and only the Host header still says which name the browser used.

@@ -19,6 +19,8 @@ Guards = Callable[[], list[tuple[str, Any]]]  # -> [(label, circuit.Guard)]
 
 
 class UpstreamFigures:
+    """The six series, each upstream's row set from its guard at every publish."""
+
     def __init__(self, guards: Guards, registry: CollectorRegistry | None,
                  set_counter: Callable[[Any, float], None]) -> None:
         self._guards = guards
