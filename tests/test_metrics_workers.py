@@ -111,3 +111,30 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_with_workers_upstream_figures_add_up_over_the_workers(daemon):
+    """Each worker has its own guard: an unreachable upstream fails once in each (its
+    circuit then opens), and a scrape shows both failures and both open circuits."""
+    process = daemon("--workers", "2", "--service", "tests.support.services:Counting",
+                     "--service", "j=jsonrpc+http://127.0.0.1:1/#methods=add&failures=1"
+                     "&retries=0&reset=600")
+    who = set()
+    for _ in range(60):  # a new connection each, until both workers have tried the upstream
+        proxy = xmlrpc.client.ServerProxy(process.url)
+        try:
+            proxy.j.add(1, 2)
+        except xmlrpc.client.Fault as fault:
+            assert fault.faultCode == -32000
+        who.add(proxy.whoami())
+        if len(who) == 2:
+            break
+    assert len(who) == 2, "the kernel should have given connections to both workers"
+    upstream = {"upstream": "j"}
+    wait_until(lambda: value(scrape(process.url), "rpc_gateway_upstream_circuit_open",
+                             **upstream) == 2)
+    samples = scrape(process.url)
+    assert value(samples, "rpc_gateway_upstream_failures_total", **upstream) == 2
+    assert value(samples, "rpc_gateway_upstream_calls_total", **upstream) == 2
+    assert value(samples, "rpc_gateway_upstream_in_flight", **upstream) == 0
+    assert process.stop() == 0
