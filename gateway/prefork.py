@@ -17,11 +17,13 @@ Rules:
 3. A worker that dies unasked is replaced; one dying again within a second of
    its start is replaced after a growing pause, so a crash loop cannot spin.
 4. A worker is forked with SIGTERM, SIGINT and SIGHUP blocked, so one sent while
-   it starts is handled once it can be, never lost and never fatal.
+   it starts is handled once it can be, never lost and never fatal; and it stops
+   gracefully if the master dies, however it dies.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import logging
 import os
@@ -38,6 +40,7 @@ from gateway.listeners import describe, reuseport_copy
 log = logging.getLogger("gateway")
 
 HEARTBEAT = 1.0  # seconds between a worker's reports
+PR_SET_PDEATHSIG = 1  # prctl option, <linux/prctl.h>
 
 
 class Worker:
@@ -117,8 +120,10 @@ class Master:
         # unblocks them then), a stop or reload sent to it stays pending instead of
         # running the master's handlers or killing it half-started.
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, systemd.CONTROL_SIGNALS)
+        master = os.getpid()
         pid = os.fork()
         if pid == 0:
+            _stop_with(master)
             os._exit(self._worker_main(slot))
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         self.workers[pid] = Worker(pid, slot)
@@ -270,6 +275,18 @@ class Master:
 
     def _status(self) -> str:
         return f"listening on {self.where}; {len(self.workers)} workers"
+
+
+def _stop_with(master: int) -> None:
+    """In a new worker: SIGTERM (a graceful stop) when the master dies, even by SIGKILL or
+    the OOM killer, instead of serving on with nobody to replace or stop it (Linux's
+    parent-death signal; elsewhere nothing)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != master:  # it died before the signal was asked for
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _close_unshared(sockets: list[socket.socket], keep: list[socket.socket]) -> None:

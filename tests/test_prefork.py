@@ -1,5 +1,6 @@
 """workers = N: a master supervising forked gateways that share the listening sockets."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -119,3 +120,32 @@ def test_a_stop_while_a_replacement_worker_starts_is_still_clean(daemon):
         time.sleep(0.001)
     gateway.signal(signal.SIGTERM)
     assert gateway.stop() == 0, gateway.stderr()[-2000:]
+
+
+def test_workers_stop_when_the_master_is_killed(daemon):
+    """SIGKILL leaves the master no chance to stop its workers: they must notice and
+    stop by themselves, rather than serve on with nobody to supervise them."""
+    gateway = daemon("--workers", "2", "--service", COUNTING)
+    master = gateway.process.pid
+    workers = _children(master)
+    assert len(workers) == 2
+    os.kill(master, signal.SIGKILL)
+    gateway.process.wait(10)
+    deadline = time.monotonic() + 15
+    try:
+        while any(_running(pid) for pid in workers):
+            assert time.monotonic() < deadline, f"workers {workers} outlived their master"
+            time.sleep(0.05)
+    finally:  # none left behind, whatever happened
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by whoever adopted it, maybe late)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
