@@ -122,9 +122,13 @@ class Master:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, systemd.CONTROL_SIGNALS)
         master = os.getpid()
         pid = os.fork()
-        if pid == 0:
-            _stop_with(master)
-            os._exit(self._worker_main(slot))
+        if pid == 0:  # the worker: whatever happens, it never returns into the master's code
+            code = 1
+            try:
+                _stop_with(master)
+                code = self._worker_main(slot)
+            finally:
+                os._exit(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         self.workers[pid] = Worker(pid, slot)
 
