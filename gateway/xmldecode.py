@@ -10,7 +10,8 @@ runs, and end tags dispatch through one module-level table. Large bodies
 (where the per-element Python callbacks are the whole cost) are read by
 :mod:`gateway.xmltree` instead, after defusedxml's parser has checked the
 prolog, the only place XML allows a DTD; any layout the tree reader does
-not know goes back to the event reader.
+not know goes back to the event reader. Before either, the common small
+call of plain scalars is matched whole by :mod:`gateway.xmlsimple`.
 
 Dialects read here beyond the stdlib's: ``<boolean>`` as ``true``/``false``,
 the ``dateTime.iso8601`` forms of :mod:`gateway.xmldates`, Apache's
@@ -34,6 +35,7 @@ from defusedxml.xmlrpc import DefusedExpatParser
 
 from gateway import faults
 from gateway.xmldates import parse_datetime
+from gateway.xmlsimple import read_simple
 from gateway.xmltree import APACHE_NAMESPACE, read_tree
 
 _APACHE_NAMESPACE_BYTES = APACHE_NAMESPACE.encode("ascii")
@@ -164,6 +166,14 @@ _ENDS: dict[str, Callable[[_Reader, str], None]] = {
 
 def parse_call(body: bytes, max_depth: int) -> Call:
     """Return the call in ``body`` or raise ParseError / InvalidRequest / InvalidParams."""
+    simple = read_simple(body)  # the common small call; None: the readers decide
+    if simple is not None:
+        return Call(*simple)
+    return read_call(body, max_depth)
+
+
+def read_call(body: bytes, max_depth: int) -> Call:
+    """``parse_call`` by the readers alone: the reference the shortcut is held to."""
     body = _ascii_declared_as_utf8(body)
     try:
         return _read(body, max_depth)
