@@ -40,7 +40,6 @@ INTERVAL = 0.05  # seconds a batch collects lines before it is written
 MAX_PENDING = 8192  # lines; past it the caller writes (back-pressure, bounded memory)
 CHUNK = 4096  # PIPE_BUF: a write this size to a pipe is never interleaved with another's
 _LOGGER = logging.getLogger("gateway.access")
-_FORMAT = '%s%s "%s %s %s" %d %d %s %s %s %.1fms "%s"\n'
 _SPECIAL = {'"': '\\"', "\\": "\\\\"}
 
 
@@ -106,12 +105,14 @@ class AccessLog:
     @staticmethod
     def format(request, status: int, size: int, protocol: str, method: str, outcome: str,
                seconds: float, prefix: str) -> str:
-        path, agent = request.path[:200], request.headers.get("user-agent", "-")[:100]
-        fields = path + method + outcome + agent
+        head = request.memo.get("access")
+        if head is None:  # once per distinct head: a kept-alive client repeats its head
+            head = request.memo["access"] = _head_parts(request)
+        fields = method + outcome
         if not (fields.isprintable() and '"' not in fields and "\\" not in fields):
-            path, method, outcome, agent = map(escape, (path, method, outcome, agent))
-        return _FORMAT % (prefix, request.client, request.method, path, request.version,
-                          status, size, protocol, method, outcome, seconds * 1000, agent)
+            method, outcome = escape(method), escape(outcome)
+        return (f"{prefix}{request.client} {head[0]}{status} {size} {protocol} {method} "
+                f"{outcome} {seconds * 1000:.1f}ms{head[1]}")
 
     def _prefix(self) -> str:
         """``<6>`` for journald (it adds the time), else the time as logging wrote it."""
@@ -176,6 +177,13 @@ class AccessLog:
                     select.select([], [self.fd], [], 1.0)
         except OSError:  # stderr closed or broken: nothing to tell it with
             pass
+
+
+def _head_parts(request) -> tuple[str, str]:
+    """The line's text before the status and after the duration, which depend on the head
+    alone: the request line and the User-Agent, cut and escaped (rule 1)."""
+    path, agent = request.path[:200], request.headers.get("user-agent", "-")[:100]
+    return (f'"{request.method} {escape(path)} {request.version}" ', f' "{escape(agent)}"\n')
 
 
 ACCESS_LOG = AccessLog()

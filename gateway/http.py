@@ -44,7 +44,7 @@ class Request:
     """One parsed request head, plus its body once the reader has it all."""
 
     __slots__ = ("method", "path", "query", "version", "headers", "keep_alive",
-                 "content_length", "chunked", "body", "client", "cors")
+                 "content_length", "chunked", "body", "client", "cors", "memo")
 
     def __init__(self, method: str, target: str, version: str, headers: dict[str, str]):
         self.method = method
@@ -62,6 +62,9 @@ class Request:
         self.body = b""
         self.client = ""
         self.cors: dict[str, str] = {}  # CORS headers for an allowed Origin
+        # What is worked out from the head alone, once per distinct head: every twin
+        # made by ``again`` shares this dict (the access log keeps its line parts here).
+        self.memo: dict[str, Any] = {}
 
     def again(self) -> "Request":
         """A fresh request with this one's head (the reader's repeated-head shortcut)."""
@@ -71,7 +74,7 @@ class Request:
         twin.headers = self.headers.copy()  # routing may change its copy
         twin.keep_alive, twin.content_length, twin.chunked = (
             self.keep_alive, self.content_length, self.chunked)
-        twin.body, twin.client, twin.cors = b"", "", {}
+        twin.body, twin.client, twin.cors, twin.memo = b"", "", {}, self.memo
         return twin
 
     @property
