@@ -12,7 +12,7 @@ log on, stderr a pipe with a reader. The baseline, always first, is this tree
 that way with one worker. wrk drives the gateways in turn, round after round
 (A B A B ...), so the machine's noise lands on all of them. Prints, per row,
 the median calls/s and server CPU µs per call, and each variant's ratio to the
-baseline.
+baseline (the median of the rounds' ratios).
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ def _start(index: int, variant: tuple[Path, str, frozenset[str]], workdir: Path,
     where = cpus.server if "pinned" in options else cpus.all
     return start_gateway(f"variant{index}", workdir, where, workers, root,
                          QUIET if "quiet" in options else SHIPPED, drain_cpus=cpus.load)
+
+
+def _paired(cells: list[dict], base: list[dict], figure: str) -> str:
+    """The median of the rounds' ratios: a round's two cells run seconds apart, so a
+    machine that slows for a minute moves both (as in bench.report)."""
+    return f"{statistics.median(c[figure] / b[figure] for c, b in zip(cells, base)):.2f}"
 
 
 def _load(row: tuple, gateway, workdir: Path, seconds: float, cpus: Placement):
@@ -109,14 +115,13 @@ def main() -> int:
     print(f"| row | {' | '.join(str(r) for r in roots)} |")
     print("|---|" + "--:|" * len(roots))
     for row, per_root in results.items():
-        base = statistics.median(c["calls_per_s"] for c in per_root[0])
-        base_cpu = statistics.median(c["cpu_us_per_call"] for c in per_root[0])
         cells = []
         for cells_of_root in per_root:
             rate = statistics.median(c["calls_per_s"] for c in cells_of_root)
             cpu = statistics.median(c["cpu_us_per_call"] for c in cells_of_root)
-            cells.append(f"{rate:,.0f}/s ({rate / base:.2f}x), {cpu:.0f} µs "
-                         f"({cpu / base_cpu:.2f}x)")
+            cells.append(f"{rate:,.0f}/s ({_paired(cells_of_root, per_root[0], 'calls_per_s')}"
+                         f"x), {cpu:.0f} µs "
+                         f"({_paired(cells_of_root, per_root[0], 'cpu_us_per_call')}x)")
         unit = "conns" if row[2] == "wrk" else "threads"
         print(f"| {row[2]} {row[0]} {row[1]} {row[3]} {unit} | {' | '.join(cells)} |")
     return 0
