@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         "PooledJSONRPCServer (as shipped and tuned), interleaved, with wrk and Python clients."))
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds per server: proves the harness, measures nothing")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5)")
     parser.add_argument("--seconds", type=float, help="seconds per cell (default 2)")
     parser.add_argument("--wrk-connections", type=_ints, help="e.g. 1,16,64")
     parser.add_argument("--python-threads", type=_ints, help="e.g. 1,8,32")
