@@ -52,6 +52,11 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every request (as json.loads keeps one for calls without options):
+# json.loads(body, parse_constant=...) builds a new JSONDecoder per call.
+_decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def encode(value: Any) -> bytes:
     return _encoder.encode(value).encode("utf-8")
 
@@ -61,7 +66,7 @@ def parse_body(body: bytes, max_depth: int) -> Any:
     if body.count(b"[") + body.count(b"{") > max_depth and _depth(body) > max_depth:
         raise faults.InvalidRequest(f"values nested deeper than {max_depth} levels")
     try:
-        return json.loads(body, parse_constant=_refuse_constant)
+        return _decoder.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except json.JSONDecodeError as error:
         raise faults.ParseError(f"not valid JSON ({error.msg} at line {error.lineno} "
                                 f"column {error.colno})") from None
