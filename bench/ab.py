@@ -119,9 +119,9 @@ def main() -> int:
         for cells_of_root in per_root:
             rate = statistics.median(c["calls_per_s"] for c in cells_of_root)
             cpu = statistics.median(c["cpu_us_per_call"] for c in cells_of_root)
-            cells.append(f"{rate:,.0f}/s ({_paired(cells_of_root, per_root[0], 'calls_per_s')}"
-                         f"x), {cpu:.0f} µs "
-                         f"({_paired(cells_of_root, per_root[0], 'cpu_us_per_call')}x)")
+            ratio = _paired(cells_of_root, per_root[0], "calls_per_s")
+            cpu_ratio = _paired(cells_of_root, per_root[0], "cpu_us_per_call")
+            cells.append(f"{rate:,.0f}/s ({ratio}x), {cpu:.0f} µs ({cpu_ratio}x)")
         unit = "conns" if row[2] == "wrk" else "threads"
         print(f"| {row[2]} {row[0]} {row[1]} {row[3]} {unit} | {' | '.join(cells)} |")
     return 0
