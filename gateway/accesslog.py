@@ -40,6 +40,7 @@ INTERVAL = 0.05  # seconds a batch collects lines before it is written
 MAX_PENDING = 8192  # lines; past it the caller writes (back-pressure, bounded memory)
 CHUNK = 4096  # PIPE_BUF: a write this size to a pipe is never interleaved with another's
 _LOGGER = logging.getLogger("gateway.access")
+_clock = time.time
 _SPECIAL = {'"': '\\"', "\\": "\\\\"}
 
 
@@ -68,7 +69,7 @@ class AccessLog:
         self.fd: int | None = None  # None: not configured, lines go through logging
         self.journal = False
         self._second = self._millisecond = -1
-        self._stamp = self._text = ""
+        self._second_text = self._prefix = ""
         self._reset()
         os.register_at_fork(after_in_child=lambda: self._reset(shared=True))
 
@@ -77,57 +78,50 @@ class AccessLog:
         and stderr is shared with the parent's other children (``shared``)."""
         self._pending: collections.deque[str] = collections.deque()
         self._wake = threading.Event()
+        self._signalled = False  # _wake is set, or about to be
         self.lock = threading.RLock()  # every write to stderr in this process, in order
         self._writer: threading.Thread | None = None
         self._chunk = CHUNK if shared else 1 << 62
 
     def configure(self, fd: int, journal: bool) -> None:
         self.fd, self.journal = fd, journal
+        self._millisecond = -1  # the next line builds its prefix for this setting
 
     def write(self, request, status: int, size: int, protocol: str, method: str,
               outcome: str, seconds: float) -> None:
         if self.fd is None:  # not configured (in-process use): logging decides, as it does
             if _LOGGER.isEnabledFor(logging.INFO):
-                _LOGGER.info("%s", self.format(request, status, size, protocol, method,
-                                               outcome, seconds, prefix="")[:-1])
+                _LOGGER.info("%s", line(request, status, size, protocol, method, outcome,
+                                        seconds, prefix="")[:-1])
             return
         if not self.enabled:  # the configured fast path: apply_levels keeps this in step
             return
-        self._pending.append(self.format(request, status, size, protocol, method, outcome,
-                                         seconds, self._prefix()))
-        if len(self._pending) >= MAX_PENDING:
+        millisecond = int(_clock() * 1000)
+        if millisecond != self._millisecond:
+            self._stamp(millisecond)
+        pending = self._pending
+        pending.append(line(request, status, size, protocol, method, outcome, seconds,
+                            self._prefix))
+        if len(pending) >= MAX_PENDING:
             self.flush()
-        elif not self._wake.is_set():
+        elif not self._signalled:  # a plain attribute: Event.is_set is a Python call
+            self._signalled = True
             if self._writer is None:
                 self._start_writer()
             self._wake.set()
 
-    @staticmethod
-    def format(request, status: int, size: int, protocol: str, method: str, outcome: str,
-               seconds: float, prefix: str) -> str:
-        head = request.memo.get("access")
-        if head is None:  # once per distinct head: a kept-alive client repeats its head
-            head = request.memo["access"] = _head_parts(request)
-        fields = method + outcome
-        if not (fields.isprintable() and '"' not in fields and "\\" not in fields):
-            method, outcome = escape(method), escape(outcome)
-        return (f"{prefix}{request.client} {head[0]}{status} {size} {protocol} {method} "
-                f"{outcome} {seconds * 1000:.1f}ms{head[1]}")
-
-    def _prefix(self) -> str:
-        """``<6>`` for journald (it adds the time), else the time as logging wrote it."""
+    def _stamp(self, millisecond: int) -> None:
+        """The prefix of this millisecond's lines: ``<6>`` for journald (it adds the
+        time), else the time as logging wrote it; built once a millisecond, not a line."""
+        self._millisecond = millisecond
         if self.journal:
-            return "<6>gateway.access: "
-        now = time.time()
-        millisecond = int(now * 1000)
-        if millisecond != self._millisecond:  # built once a millisecond, not once a line
-            self._millisecond = millisecond
-            second = millisecond // 1000
-            if second != self._second:
-                self._second = second
-                self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-            self._text = f"{self._stamp},{millisecond % 1000:03d} INFO gateway.access: "
-        return self._text
+            self._prefix = "<6>gateway.access: "
+            return
+        second = millisecond // 1000
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        self._prefix = f"{self._second_text},{millisecond % 1000:03d} INFO gateway.access: "
 
     def _start_writer(self) -> None:
         with self.lock:
@@ -140,7 +134,10 @@ class AccessLog:
         while True:
             self._wake.wait()
             time.sleep(INTERVAL)  # let the batch fill; a sleeping thread costs nothing
+            # The event, then the flag: a line appended once the flag is down sets the
+            # event again, so no line waits for a writer that is not coming.
             self._wake.clear()
+            self._signalled = False
             self.flush()
 
     def flush(self) -> None:
@@ -179,11 +176,30 @@ class AccessLog:
             pass
 
 
-def _head_parts(request) -> tuple[str, str]:
-    """The line's text before the status and after the duration, which depend on the head
-    alone: the request line and the User-Agent, cut and escaped (rule 1)."""
-    path, agent = request.path[:200], request.headers.get("user-agent", "-")[:100]
-    return (f'"{request.method} {escape(path)} {request.version}" ', f' "{escape(agent)}"\n')
+def line(request, status: int, size: int, protocol: str, method: str, outcome: str,
+         seconds: float, prefix: str) -> str:
+    """One call's line. A kept-alive client repeats its head and mostly its call too, so
+    the text from the request line to the outcome is kept in the head's ``memo`` (shared
+    by the reader's twins of one connection) and rebuilt when a field of it changes."""
+    call = (status, size, protocol, method, outcome)
+    parts = request.memo.get("access")
+    if parts is None or parts[0] != call:
+        parts = request.memo["access"] = _parts(request, call, parts)
+    return f"{prefix}{request.client} {parts[1]}{seconds * 1000:.1f}ms{parts[2]}"
+
+
+def _parts(request, call: tuple, old: tuple | None) -> tuple:
+    """(call, the text from the request line to the outcome, the text after the duration,
+    the request line's text): the head's parts are cut and escaped once (rule 1)."""
+    if old is None:
+        path, agent = request.path[:200], request.headers.get("user-agent", "-")[:100]
+        start, end = f'"{request.method} {escape(path)} {request.version}" ', \
+            f' "{escape(agent)}"\n'
+    else:
+        start, end = old[3], old[2]
+    status, size, protocol, method, outcome = call
+    return (call, f"{start}{status} {size} {protocol} {escape(method)} {escape(outcome)} ",
+            end, start)
 
 
 ACCESS_LOG = AccessLog()

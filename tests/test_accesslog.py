@@ -8,6 +8,7 @@ the gateway is stopped right after the call (lines are written in batches).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -125,6 +126,45 @@ def test_every_call_has_its_line_after_a_graceful_stop(daemon):
     assert sum(" xmlrpc add ok " in line for line in access) == 150
     assert sum(" jsonrpc add ok " in line for line in access) == 150
     assert "stopped after" in lines[-1]  # after every access line: the stream is in order
+
+
+def test_lines_reach_stderr_while_the_gateway_runs_batch_after_batch(daemon):
+    """Each batch wakes the writer anew: lines must not wait for the stop to be written."""
+    process = daemon()
+    proxy = xmlrpc.client.ServerProxy(process.url + "/RPC2")
+    for burst in range(1, 4):
+        for i in range(20):
+            assert proxy.add(i, burst) == i + burst
+        deadline = time.monotonic() + 5
+        while len(access_lines(stderr_bytes(process).decode())) < 20 * burst:
+            assert time.monotonic() < deadline, f"burst {burst}: lines not written"
+            time.sleep(0.02)
+    assert process.stop() == 0
+
+
+def test_a_kept_alive_client_repeating_its_head_gets_each_calls_own_fields(daemon):
+    """The line's text up to the outcome is kept per head and call: bodies of one length
+    give the same head bytes, so only the call's own fields may change between lines."""
+    process = daemon()
+    host, port = process.address.rsplit(":", 1)
+    calls = [("add", [6, 3]), ("add", [9, 9]), ("pow", [2, 3]), ("add", [6, 3]),
+             ("divide", [6, 3]), ("divide", [6, 0]), ("nosuch", [6, 3]), ("divide", [6, 3])]
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    expected = []
+    for method, params in calls:
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 1})
+        connection.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        answer = response.read()
+        error = json.loads(answer).get("error")
+        expected.append((str(len(answer)), method, f"error {error['code']}" if error else "ok"))
+    connection.close()
+    assert process.stop() == 0
+    fields = re.compile(r'" 200 (\d+) jsonrpc (\S+) (.+) \d+\.\dms "')
+    logged = [fields.search(line).groups() for line in access_lines(
+        stderr_bytes(process).decode())]
+    assert logged == expected
+    assert len({size for size, _, _ in expected}) > 2  # the sizes differ between calls
 
 
 def test_two_worker_processes_never_mix_their_lines(daemon):
