@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from bench import payloads
-from bench.servers import ROOT, ServerProcess, pinned
+from bench.servers import CLOCK_TICKS, ROOT, ServerProcess, pinned
 
 LUA_SCRIPT = Path(__file__).with_name("rpc.lua")
 WRK_TIMEOUT = "10s"  # past it wrk counts a timeout; shipped servers' SYN retries take 1-3 s
@@ -103,15 +103,24 @@ def measure(server: ServerProcess, load: Callable[[], dict]) -> dict:
     Python clients), which shares the machine with the servers.
     """
     server.read_notifications()
-    before, load_before = server.cpu_seconds(), _children_cpu()
+    before, load_before, steal_before = server.cpu_seconds(), _children_cpu(), steal_seconds()
     result = load()
     cpu, load_cpu = server.cpu_seconds() - before, _children_cpu() - load_before
     calls = result["calls"]
     result["server_cpu_s"] = round(cpu, 3)
+    result["steal_s"] = round(steal_seconds() - steal_before, 3)
     result["calls_per_s"] = calls / result["seconds"] if result["seconds"] else 0.0
     result["cpu_us_per_call"] = cpu * 1e6 / calls if calls else None
     result["load_cpu_us_per_call"] = load_cpu * 1e6 / calls if calls else None
     return result
+
+
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave to others while this VM wanted it, all CPUs together
+    (the ``steal`` column of /proc/stat): a cell with much of it ran on a slowed machine."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()
+    return int(fields[8]) / CLOCK_TICKS if len(fields) > 8 else 0.0
 
 
 def _children_cpu() -> float:

@@ -173,6 +173,29 @@ def memory_table(memory: dict | None) -> list[str]:
 
 # -- targets (issue 10) ----------------------------------------------------------------
 
+STOLEN_SHARE = 0.05  # of a cell's CPU time (its seconds x the CPUs): enough to move a ratio
+
+
+def noise_lines(cells: list[dict], cpus: int) -> list[str]:
+    """How much CPU the hypervisor took from the run, and which cells lost most of it."""
+    measured = [c for c in cells if "steal_s" in c and c.get("seconds")]
+    if not measured:
+        return ["Hypervisor steal was not recorded in this run."]
+    cpus = max(1, cpus)
+    share = lambda cell: cell["steal_s"] / (cell["seconds"] * cpus)
+    stolen, wall = sum(c["steal_s"] for c in measured), sum(c["seconds"] for c in measured)
+    flagged = [c for c in measured if share(c) >= STOLEN_SHARE]
+    lines = [f"Hypervisor steal (CPU time this VM wanted and was not given; /proc/stat) "
+             f"during the cells: {stolen:.1f} s in {wall:,.0f} s of cells "
+             f"({stolen / (wall * cpus):.1%} of {cpus} CPUs); cells that lost at least "
+             f"{STOLEN_SHARE:.0%} of their CPU time: {len(flagged)} of {len(measured)}."]
+    if flagged:
+        lines.append("")
+    lines += [f"- round {c['round']}, {' '.join(_label(cell_key(c)))}, {c['server']}: "
+              f"{share(c):.0%}" for c in flagged]
+    return lines
+
+
 def _target(text: str, measured: str, met: bool | None) -> dict:
     return {"target": text, "measured": measured, "met": met}
 
@@ -302,6 +325,7 @@ def markdown(result: dict[str, Any]) -> str:
               f"## {plan['idle_connections']:,} idle keep-alive connections", "",
               *idle_table(result["idle"]), "",
               "## Memory", "", *memory_table(result["memory"]), "",
+              "## Machine noise", "", *noise_lines(result["cells"], meta.get("nproc", 1)), "",
               "## Targets", "", *targets_table(result["targets"]), ""]
     return "\n".join(lines)
 

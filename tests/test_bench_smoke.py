@@ -43,6 +43,7 @@ def test_smoke_run_measures_every_server_and_writes_the_report(tmp_path):
         assert "error" not in cell, cell
         assert cell["calls"] > 0 and cell["seconds"] > 0, cell
         assert cell["cpu_us_per_call"] > 0, cell
+        assert cell["steal_s"] >= 0, cell  # the hypervisor's share, read from /proc/stat
         assert 0 < cell["p50_ms"] <= cell["p99_ms"], cell
         if cell["server"].startswith("gateway"):
             assert cell["errors"] == 0, cell  # every answer was checked by rpc.lua / pyload
@@ -67,6 +68,7 @@ def test_smoke_run_measures_every_server_and_writes_the_report(tmp_path):
 
     assert {t["met"] for t in result["targets"]} <= {True, False, None}
     for heading in ("## Calls per second", "## Latency and server CPU", "## Targets",
+                    "## Machine noise", "Hypervisor steal (CPU time",
                     "| load | protocol | payload | concurrency | gateway | log off |",
                     "| target (issue 10) | measured | met |"):
         assert heading in markdown
@@ -99,3 +101,17 @@ def test_a_ratio_is_the_median_of_the_rounds_ratios():
     assert report.ratio(table, key, "gateway", "tuned") == 1.5
     del table[key]["tuned"]["by_round"]  # no rounds to pair: the medians are compared
     assert report.ratio(table, key, "gateway", "tuned") == 2.0
+
+
+def test_cells_that_lost_cpu_to_the_hypervisor_are_named():
+    """2 CPUs, 2 s cells: 0.3 s stolen is 7.5 % (named), 0.1 s is 2.5 % (counted only)."""
+    from bench import report
+    cells = [{"round": n, "load": "wrk", "protocol": "json", "payload": "small",
+              "concurrency": 16, "server": "gateway", "seconds": 2.0, "steal_s": stolen}
+             for n, stolen in ((1, 0.1), (2, 0.3), (3, 0.0))]
+    lines = report.noise_lines(cells, 2)
+    assert "0.4 s in 6 s of cells (3.3% of 2 CPUs)" in lines[0]
+    assert "1 of 3." in lines[0]
+    assert lines[2:] == ["- round 2, wrk JSON-RPC small 16 conns, gateway: 8%"]
+    assert report.noise_lines([{k: v for k, v in c.items() if k != "steal_s"} for c in cells],
+                              2) == ["Hypervisor steal was not recorded in this run."]
