@@ -171,8 +171,6 @@ def memory_table(memory: dict | None) -> list[str]:
             f"{memory['rss_max_mib']:.1f} MiB | {memory['growth_mib']:+.2f} MiB |"]
 
 
-# -- targets (issue 10) ----------------------------------------------------------------
-
 STOLEN_SHARE = 0.05  # of a cell's CPU time (its seconds x the CPUs): enough to move a ratio
 
 
@@ -195,6 +193,8 @@ def noise_lines(cells: list[dict], cpus: int) -> list[str]:
               f"{share(c):.0%}" for c in flagged]
     return lines
 
+
+# -- targets (issue 10) ----------------------------------------------------------------
 
 def _target(text: str, measured: str, met: bool | None) -> dict:
     return {"target": text, "measured": measured, "met": met}
